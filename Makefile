@@ -1,0 +1,38 @@
+# Every target creates .venv (Python 3.11) and installs the project into it when needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test ui lint bench up down status clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing into $(VENV) (first time takes a minute) ..."
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)          ## start embedded services, simulate, run the pipeline, print a summary
+	@$(BIN)/analytics demo
+
+test: $(STAMP)          ## the whole test suite against real PostgreSQL, Redis, dbt and Dagster
+	@$(BIN)/pytest
+
+ui: $(STAMP)            ## the Dagster UI on http://127.0.0.1:3000
+	@$(BIN)/analytics ui
+
+lint: $(STAMP)          ## ruff (Python) and sqlfluff (dbt SQL)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@eval "$$($(BIN)/analytics env)" && $(BIN)/sqlfluff lint dbt_project --disable-progress-bar
+
+bench: $(STAMP)         ## speed figures with baselines measured in the same run
+	@$(BIN)/python -m bench.run
+
+up down status: $(STAMP)
+	@$(BIN)/analytics $@
+
+clean:                  ## remove the venv and all local data (stops services first)
+	-@test -x $(BIN)/analytics && $(BIN)/analytics down
+	rm -rf $(VENV) .local dbt_project/target dbt_project/logs

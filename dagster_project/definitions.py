@@ -1,0 +1,24 @@
+"""The one Definitions object, assembled explicitly."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dagster_dbt import DbtCliResource
+
+from dagster_project.assets.dbt import warehouse_dbt_assets
+from dagster_project.assets.ingest_redis import gift_analytics
+from dagster_project.jobs import gift_refresh_job
+from dagster_project.project import DBT_EXECUTABLE, dbt_project
+from dagster_project.resources import RedisResource, WarehouseResource
+from dagster_project.sensors import gift_dirty_sensor
+
+defs = Definitions(
+    assets=[gift_analytics, warehouse_dbt_assets],
+    jobs=[gift_refresh_job],
+    sensors=[gift_dirty_sensor],
+    resources={
+        "warehouse": WarehouseResource(),
+        "redis": RedisResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    },
+)

@@ -1,0 +1,76 @@
+"""Tables the Python side owns: landed data (`raw`), rejects (`quarantine`), state (`ops`).
+
+dbt owns everything downstream; these tables exist before dbt first runs, so the
+statements are idempotent and run at the start of every sync.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+SCHEMAS = ("raw", "quarantine", "ops")
+
+DDL = """
+create table if not exists raw.gift_analytics (
+    id uuid primary key default gen_random_uuid(),
+    gift_id text not null unique,
+    token_id integer,
+    campaign_id text,
+    gift_created_at timestamptz,
+    gift_viewed_at timestamptz,
+    preclaim_started_at timestamptz,
+    education_completed_at timestamptz,
+    gift_claimed_at timestamptz,
+    gift_expired_at timestamptz,
+    gift_returned_at timestamptz,
+    creator_address text not null,
+    claimer_address text,
+    referrer_address text,
+    value_usd numeric(20, 8) default 0,
+    value_cgc numeric(20, 8) default 0,
+    email_hash text,
+    device_type text,
+    country text,
+    source text,
+    campaign text,
+    redis_synced_at timestamptz,
+    redis_fields text[],
+    blockchain_synced_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+create index if not exists gift_analytics_created_idx on raw.gift_analytics (gift_created_at);
+create index if not exists gift_analytics_claimed_idx on raw.gift_analytics (gift_claimed_at);
+create index if not exists gift_analytics_campaign_idx on raw.gift_analytics (campaign_id);
+comment on column raw.gift_analytics.redis_fields is
+    'Fields the last synced Redis hash had; a field missing from it kept its landed value.';
+
+create table if not exists quarantine.gift_analytics (
+    gift_id text primary key,
+    reject_reason text not null,
+    raw_values jsonb not null,
+    first_rejected_at timestamptz not null default now(),
+    last_rejected_at timestamptz not null default now()
+);
+
+create table if not exists ops.sync_state (
+    id text primary key,
+    last_cursor text,
+    last_run_at timestamptz,
+    items_processed integer not null default 0,
+    items_quarantined integer not null default 0,
+    status text not null default 'idle' check (status in ('idle', 'running', 'error')),
+    error_message text,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+"""
+
+
+def ensure_tables(conn: psycopg.Connection) -> None:
+    """Create schemas and EL-owned tables; a lock keeps concurrent first runs from racing."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('analytics.ensure_tables'))")
+    for schema in SCHEMAS:
+        conn.execute(f"create schema if not exists {schema}")
+    conn.execute(DDL)
+    conn.commit()

@@ -1,0 +1,53 @@
+"""Resolve the URLs every part of the project uses, starting embedded services only when
+their URL is not set. `apply_env()` is the one entry point: after it, os.environ holds
+WAREHOUSE_URL, REDIS_URL, the dbt profile variables and a DAGSTER_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster_project.local import services
+from dagster_project.settings import SYSTEMS, analytics_home, dbt_env_from_url
+
+DAGSTER_YAML = """\
+# Written by `analytics`; Dagster's runs, events and schedules in PostgreSQL.
+storage:
+  postgres:
+    postgres_url:
+      env: DAGSTER_POSTGRES_URL
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+telemetry:
+  enabled: false
+"""
+
+
+def _ensure_dagster_home(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+
+
+def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
+    """Fill os.environ with every URL; start embedded Postgres/Redis only where unset."""
+    env: dict[str, str] = {}
+    if not os.environ.get("WAREHOUSE_URL"):
+        ports = services.start_postgres()
+        env["WAREHOUSE_URL"] = ports.postgres_url("warehouse")
+        env.setdefault("DAGSTER_POSTGRES_URL", ports.postgres_url("dagster"))
+        for system in SYSTEMS:
+            env[f"SOURCE_{system.upper()}_URL"] = ports.postgres_url(system)
+    if not os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = services.start_redis().redis_url()
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    # Dagster's storage falls back to the warehouse database when nothing else is given.
+    os.environ.setdefault("DAGSTER_POSTGRES_URL", os.environ["WAREHOUSE_URL"])
+    os.environ.update(dbt_env_from_url(os.environ["WAREHOUSE_URL"]))
+    if dagster_home:
+        os.environ.setdefault("DAGSTER_HOME", str(analytics_home() / "dagster"))
+        _ensure_dagster_home(Path(os.environ["DAGSTER_HOME"]))
+    return {k: os.environ[k] for k in ("WAREHOUSE_URL", "REDIS_URL", "DAGSTER_POSTGRES_URL")}

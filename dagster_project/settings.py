@@ -1,0 +1,50 @@
+"""Configuration from the environment (DESIGN.md §4). Nothing secret lives in the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+SYSTEMS = ("cryptogift", "yesgoddess", "wallet", "everreach", "mashups")
+
+GIFT_KEY_PREFIX_ENV = "GIFT_REDIS_PREFIX"
+DEFAULT_GIFT_KEY_PREFIX = "gift:analytics:"
+DEFAULT_COUNTER_PREFIX = "gift:campaign:"
+
+
+def analytics_home() -> Path:
+    """Where embedded data, logs and export files live (git-ignored `.local/` by default)."""
+    home = Path(os.environ.get("ANALYTICS_HOME") or REPO_ROOT / ".local")
+    return home.expanduser().resolve()
+
+
+def gift_key_prefix() -> str:
+    return os.environ.get(GIFT_KEY_PREFIX_ENV) or DEFAULT_GIFT_KEY_PREFIX
+
+
+def metabase_role() -> str:
+    return os.environ.get("METABASE_ROLE") or "metabase"
+
+
+def dbt_env_from_url(url: str) -> dict[str, str]:
+    """Split WAREHOUSE_URL into the variables `dbt_project/profiles.yml` reads.
+
+    dbt profiles cannot take a URL, so the URL (the one contract users set) is
+    translated here, and dbt sees only plain environment variables.
+    """
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(
+            f"WAREHOUSE_URL must be a postgresql:// URL, got scheme {parts.scheme!r} in {url!r}"
+        )
+    return {
+        "WAREHOUSE_HOST": parts.hostname or "localhost",
+        "WAREHOUSE_PORT": str(parts.port or 5432),
+        "WAREHOUSE_USER": unquote(parts.username or "postgres"),
+        "WAREHOUSE_PASSWORD": unquote(parts.password or ""),
+        "WAREHOUSE_DB": parts.path.lstrip("/") or "postgres",
+    }
