@@ -127,9 +127,18 @@ def upsert_sql() -> str:
             f"else gift_analytics.{col} end"
         )
     cols = ", ".join(COLUMNS)
+    # NOT NULL is checked on the proposed row before ON CONFLICT: fill a missing
+    # creator from the landed row (a new gift without one was rejected earlier).
+    select_cols = ", ".join(
+        ["b.gift_id"]
+        + [f"coalesce(b.{c}, g.{c})" if c == "creator_address" else f"b.{c}" for c in COLUMNS]
+    )
     return f"""
         insert into raw.gift_analytics (gift_id, {cols}, redis_fields, redis_synced_at)
-        select gift_id, {cols}, present, now() from gift_batch where not rejected
+        select {select_cols}, b.present, now()
+        from gift_batch b
+        left join raw.gift_analytics g on g.gift_id = b.gift_id
+        where not b.rejected
         on conflict (gift_id) do update set
             {", ".join(updates)},
             redis_fields = excluded.redis_fields,

@@ -1,0 +1,104 @@
+"""Test services: the real embedded PostgreSQL and Redis (or WAREHOUSE_URL / REDIS_URL).
+
+With the embedded default, tests use their own database `warehouse_test` and Redis db 15,
+so `make demo` data is left alone. With URLs set, point them at a throwaway database:
+tests drop and rebuild the project's schemas there. Redis keys are always under a
+per-test prefix, so even a shared Redis only sees `test:…` keys come and go.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_SCHEMAS = ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "embed")
+
+
+def _embedded_test_urls() -> None:
+    from dagster_project.local import services
+
+    if not os.environ.get("WAREHOUSE_URL"):
+        ports = services.start_postgres()
+        with psycopg.connect(ports.postgres_url("postgres"), autocommit=True) as conn:
+            if not conn.execute(
+                "select 1 from pg_database where datname='warehouse_test'"
+            ).fetchone():
+                conn.execute("create database warehouse_test")
+        os.environ["WAREHOUSE_URL"] = ports.postgres_url("warehouse_test")
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = services.start_redis().redis_url(15)
+
+
+def pytest_configure(config):
+    _embedded_test_urls()
+    from dagster_project.local.environment import apply_env
+
+    apply_env(dagster_home=False)
+    os.environ.pop("DAGSTER_HOME", None)  # tests use ephemeral Dagster instances
+
+
+@pytest.fixture
+def warehouse_url() -> str:
+    return os.environ["WAREHOUSE_URL"]
+
+
+@pytest.fixture
+def fresh_warehouse(warehouse_url):
+    """Drop every project schema, so each test starts from an empty warehouse."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        for schema in PROJECT_SCHEMAS:
+            conn.execute(f"drop schema if exists {schema} cascade")
+    return warehouse_url
+
+
+@pytest.fixture
+def conn(fresh_warehouse):
+    with psycopg.connect(fresh_warehouse) as connection:
+        yield connection
+
+
+@pytest.fixture
+def redis_client():
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@pytest.fixture
+def gift_prefix(redis_client, monkeypatch):
+    """A Redis key prefix of this test's own; the sync asset and sensor read it from env."""
+    prefix = f"test:{uuid.uuid4().hex[:8]}:gift:analytics:"
+    monkeypatch.setenv("GIFT_REDIS_PREFIX", prefix)
+    yield prefix
+    keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        redis_client.unlink(*keys)
+
+
+def run_dbt(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real dbt CLI on the project; fail the test with dbt's output on error."""
+    from dagster_project.project import DBT_EXECUTABLE
+
+    cmd = [DBT_EXECUTABLE, *args, "--project-dir", "dbt_project", "--profiles-dir", "dbt_project"]
+    result = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, env=os.environ)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+@pytest.fixture
+def dbt_build():
+    return lambda *extra: run_dbt("build", "--quiet", *extra)
+
+
+def python_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
