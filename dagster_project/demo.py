@@ -60,7 +60,7 @@ def run_gift_refresh(instance=None, *, quiet: bool = True):
     from dagster_project.definitions import defs
 
     level = "ERROR" if quiet else "INFO"
-    return defs.get_job_def("gift_refresh").execute_in_process(
+    return defs.resolve_job_def("gift_refresh").execute_in_process(
         instance=instance or DagsterInstance.get(),
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         raise_on_error=False,
@@ -69,7 +69,7 @@ def run_gift_refresh(instance=None, *, quiet: bool = True):
 
 def _print_materializations(result) -> None:
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.materialization
         meta = {k: v.value for k, v in mat.metadata.items() if k.startswith(("gifts_", "still"))}
         extra = "  " + ", ".join(f"{k}={v}" for k, v in meta.items()) if meta else ""
         print(f"  materialized {mat.asset_key.to_user_string()}{extra}")

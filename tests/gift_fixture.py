@@ -22,8 +22,15 @@ def ts(n: int, hhmmss: str, offset: str = "Z") -> str:
 
 def _gift(campaign: str, value: str, **times: str) -> dict[str, str]:
     fields = {"campaign_id": campaign, "creator_address": "0xcreator", "value_usd": value}
-    names = ("created_at", "viewed_at", "preclaim_at", "education_completed_at", "claimed_at",
-             "expired_at", "returned_at")  # fmt: skip
+    names = (
+        "created_at",
+        "viewed_at",
+        "preclaim_at",
+        "education_completed_at",
+        "claimed_at",
+        "expired_at",
+        "returned_at",
+    )
     return fields | {n: times.get(n, "") for n in names}
 
 

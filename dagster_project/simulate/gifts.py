@@ -19,11 +19,26 @@ from functools import lru_cache
 from itertools import accumulate
 
 FIELDS = (
-    "gift_id", "token_id", "campaign_id", "creator_address", "created_at", "viewed_at",
-    "preclaim_at", "education_completed_at", "claimed_at", "expired_at", "returned_at",
-    "claimer_address", "referrer_address", "value_usd", "email_hash", "device_type", "country",
-    "source", "campaign",
-)  # fmt: skip
+    "gift_id",
+    "token_id",
+    "campaign_id",
+    "creator_address",
+    "created_at",
+    "viewed_at",
+    "preclaim_at",
+    "education_completed_at",
+    "claimed_at",
+    "expired_at",
+    "returned_at",
+    "claimer_address",
+    "referrer_address",
+    "value_usd",
+    "email_hash",
+    "device_type",
+    "country",
+    "source",
+    "campaign",
+)
 COUNTED = {"created_at": "created", "viewed_at": "viewed", "claimed_at": "claimed"}
 
 _EPOCH = datetime(1970, 1, 1)
@@ -38,16 +53,46 @@ _WEEKEND_HOURS = [5, 4, 3, 2, 1, 1, 1, 2, 3, 5, 7, 9, 10, 11, 11, 11, 11, 11, 12
 
 _DEVICES = (("mobile", 62), ("desktop", 33), ("tablet", 5))
 _COUNTRIES = (
-    ("US", 26), ("GB", 7), ("DE", 6), ("BR", 7), ("IN", 8), ("MX", 5), ("ES", 5), ("FR", 4),
-    ("CA", 4), ("AR", 4), ("CO", 3), ("NG", 4), ("PH", 3), ("TR", 3), ("JP", 2), ("KR", 2),
-    ("ID", 3), ("VN", 2), ("AU", 2), ("NL", 2),
-)  # fmt: skip
+    ("US", 26),
+    ("GB", 7),
+    ("DE", 6),
+    ("BR", 7),
+    ("IN", 8),
+    ("MX", 5),
+    ("ES", 5),
+    ("FR", 4),
+    ("CA", 4),
+    ("AR", 4),
+    ("CO", 3),
+    ("NG", 4),
+    ("PH", 3),
+    ("TR", 3),
+    ("JP", 2),
+    ("KR", 2),
+    ("ID", 3),
+    ("VN", 2),
+    ("AU", 2),
+    ("NL", 2),
+)
 _SOURCES = (
-    ("twitter", 30), ("telegram", 20), ("direct", 22), ("discord", 12), ("email", 7),
-    ("farcaster", 4), ("reddit", 3), ("whatsapp", 2),
-)  # fmt: skip
-_PRICES = (("5.00", 12), ("10.00", 25), ("10.50", 8), ("20.00", 15), ("25.00", 10),
-           ("50.00", 6), ("100.00", 2))  # fmt: skip
+    ("twitter", 30),
+    ("telegram", 20),
+    ("direct", 22),
+    ("discord", 12),
+    ("email", 7),
+    ("farcaster", 4),
+    ("reddit", 3),
+    ("whatsapp", 2),
+)
+_PRICES = (
+    ("5.00", 12),
+    ("10.00", 25),
+    ("10.50", 8),
+    ("20.00", 15),
+    ("25.00", 10),
+    ("50.00", 6),
+    ("100.00", 2),
+)
 _EMAIL_DOMAINS = ("gmail.com", "proton.me", "outlook.com", "yahoo.com", "icloud.com")
 _BAD_TIMES = ("not-a-date", "2026-13-45T99:00:00Z", "yesterday", "31/02/2026 25:61", "NaN")
 _BAD_VALUES = ("ten dollars", "12,50", "N/A", "$", "1.2.3")

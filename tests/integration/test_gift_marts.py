@@ -75,8 +75,11 @@ def test_metabase_role_is_refused_outside_marts_and_embed(built, schema):
 
 def test_metabase_role_reads_marts_and_embed(built):
     built.execute("set role metabase")
-    for table in ("marts.fct_gift_funnel_daily", "marts.fct_gift_activity_daily",
-                  "embed.gift_funnel_public"):  # fmt: skip
+    for table in (
+        "marts.fct_gift_funnel_daily",
+        "marts.fct_gift_activity_daily",
+        "embed.gift_funnel_public",
+    ):
         assert built.execute(f"select count(*) from {table}").fetchone()[0] > 0
     login, superuser = built.execute(
         "select rolcanlogin, rolsuper from pg_roles where rolname = 'metabase'"

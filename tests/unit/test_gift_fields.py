@@ -1,0 +1,64 @@
+"""The pure parsing rules of a gift hash."""
+
+from __future__ import annotations
+
+import pytest
+
+from dagster_project.ingest.gift_fields import FIELDS, InvalidValue, decode, parse_gift
+
+COLUMNS = [f.column for f in FIELDS]
+
+
+def _value(row, column):
+    return row[COLUMNS.index(column)]
+
+
+def test_timestamps_become_utc_and_offsets_are_applied():
+    row, _ = parse_gift(
+        "g",
+        {
+            "created_at": "2026-11-02T01:30:00+02:00",
+            "claimed_at": "2026-11-01T10:00:00.000Z",
+            "viewed_at": "2026-11-01T10:00:00",
+        },
+    )
+    assert _value(row, "gift_created_at") == "2026-11-01T23:30:00+00:00"
+    assert _value(row, "gift_claimed_at") == "2026-11-01T10:00:00+00:00"
+    assert _value(row, "gift_viewed_at") == "2026-11-01T10:00:00+00:00"  # no offset: UTC
+
+
+def test_missing_and_empty_fields_differ():
+    row, present = parse_gift("g", {"value_usd": "", "campaign_id": "camp"})
+    assert _value(row, "value_usd") is None and "value_usd" in present
+    assert _value(row, "claimer_address") is None and "claimer_address" not in present
+    assert _value(row, "campaign_id") == "camp"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"created_at": "yesterday"}, "created_at='yesterday' is not an ISO-8601 timestamp"),
+        ({"value_usd": "12,50"}, "value_usd='12,50' is not a number"),
+        ({"value_usd": "-1"}, "value_usd='-1' must be a non-negative amount"),
+        ({"value_usd": "NaN"}, "value_usd='NaN' must be a non-negative amount"),
+        ({"token_id": "12a"}, "token_id='12a' is not an integer"),
+        ({"token_id": "99999999999"}, "token_id='99999999999' is outside"),
+    ],
+)
+def test_invalid_values_are_named_with_their_rule(fields, message):
+    with pytest.raises(InvalidValue, match="gift g7: ") as info:
+        parse_gift("g7", fields)
+    assert message in str(info.value)
+
+
+def test_every_broken_field_is_reported_at_once():
+    with pytest.raises(InvalidValue) as info:
+        parse_gift("g", {"created_at": "x", "value_usd": "y"})
+    assert "created_at='x'" in str(info.value) and "value_usd='y'" in str(info.value)
+
+
+def test_decode_handles_bytes_from_redis():
+    assert decode({b"value_usd": b"10.50", "country": "AR"}) == {
+        "value_usd": "10.50",
+        "country": "AR",
+    }
