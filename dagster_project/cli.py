@@ -66,10 +66,16 @@ def _cmd_simulate(args) -> int:
     prefix = gift_key_prefix()
     if args.reset:
         removed = clear_gifts(client, prefix=prefix, counter_prefix=DEFAULT_COUNTER_PREFIX)
-        print(f"removed {removed} gift keys from Redis")
+        print(f"  removed {removed:,} earlier gift keys from Redis")
+    tty = sys.stdout.isatty()
+    shown: set[int] = set()
 
     def progress(done: int, total: int) -> None:
-        print(f"\r  gifts written to Redis: {done:,}/{total:,}", end="", flush=True)
+        if tty:
+            print(f"\r  gifts written to Redis: {done:,}/{total:,}", end="", flush=True)
+        elif (quarter := 4 * done // total) not in shown:  # logs get a line per 25%
+            shown.add(quarter)
+            print(f"  gifts written to Redis: {done:,}/{total:,}", flush=True)
 
     summary = simulate_gifts(
         client,
@@ -82,7 +88,7 @@ def _cmd_simulate(args) -> int:
         progress=progress,
     )
     print(
-        f"\nsimulated {summary.gifts:,} gifts over {summary.days} days "
+        f"{chr(10) if tty else ''}  simulated {summary.gifts:,} gifts over {summary.days} days "
         f"({summary.start} … {summary.end}), {summary.campaigns} campaigns, "
         f"{summary.malformed} with a malformed value"
     )

@@ -4,11 +4,14 @@ print what was built. Progress goes to stdout; Dagster's own logs stay in its st
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 
 import psycopg
+
+from dagster_project.settings import analytics_home
 
 SUMMARY_TABLES = [
     "raw.gift_analytics",
@@ -39,10 +42,11 @@ def _heartbeat(label: str, every: float = 10.0):
     """Long steps print a line every few seconds so the terminal never looks stuck."""
     done = threading.Event()
     start = time.monotonic()
+    terminal = sys.stdout  # captured before any redirect of the step's own output
 
     def beat() -> None:
         while not done.wait(every):
-            print(f"  … {label} ({time.monotonic() - start:.0f}s)", flush=True)
+            print(f"  … {label} ({time.monotonic() - start:.0f}s)", file=terminal, flush=True)
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
@@ -104,6 +108,18 @@ def _print_summary(url: str) -> None:
             print(f"  - {reason}")
 
 
+def _reset_gift_tables(url: str) -> None:
+    """A demo shows one simulation: gifts landed by an earlier demo would linger in raw."""
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "select to_regclass('raw.gift_analytics'), to_regclass('quarantine.gift_analytics')"
+        ).fetchone()
+        existing = [t for t in tables if t]
+        if existing:
+            conn.execute(f"truncate {', '.join(existing)}")
+            print("  emptied raw.gift_analytics and quarantine.gift_analytics (earlier demo)")
+
+
 def run_demo(*, gifts: int, days: int, seed: int) -> int:
     started = time.monotonic()
     _step(1, 4, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
@@ -113,6 +129,7 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
     print(f"  warehouse  {env['WAREHOUSE_URL']}\n  redis      {env['REDIS_URL']}")
 
     _step(2, 4, f"simulating {gifts:,} CryptoGift gifts over {days} days into Redis")
+    _reset_gift_tables(env["WAREHOUSE_URL"])
     from dagster_project.cli import main as cli_main
 
     cli_main(
@@ -123,7 +140,15 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
     from dagster_project.project import ensure_manifest
 
     ensure_manifest()
-    with _heartbeat("sync + dbt build running"):
+    log_path = analytics_home() / "logs" / "demo-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"  dbt's own output goes to {log_path}")
+    # dagster-dbt echoes every dbt line to stdout; keep the terminal to the summary.
+    with (
+        _heartbeat("sync + dbt build running", every=5),
+        open(log_path, "w") as log,
+        redirect_stdout(log),
+    ):
         result = run_gift_refresh()
     _print_materializations(result)
     if not result.success:
