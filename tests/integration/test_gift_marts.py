@@ -60,6 +60,14 @@ def test_mart_columns_carry_their_descriptions(built):
     assert undocumented == []
 
 
+def _become_metabase(conn) -> None:
+    """SET ROLE needs membership; a non-superuser test user (PostgreSQL 15) grants it itself."""
+    if not conn.execute("select pg_has_role('metabase', 'member')").fetchone()[0]:
+        conn.execute("grant metabase to current_user")
+        conn.commit()
+    conn.execute("set role metabase")
+
+
 @pytest.mark.parametrize("schema", ["raw", "staging", "intermediate", "quarantine", "ops"])
 def test_metabase_role_is_refused_outside_marts_and_embed(built, schema):
     table = built.execute(
@@ -67,14 +75,14 @@ def test_metabase_role_is_refused_outside_marts_and_embed(built, schema):
         [schema],
     ).fetchone()[0]
     built.commit()
-    built.execute("set role metabase")
+    _become_metabase(built)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         built.execute(f"select * from {schema}.{table} limit 1")
     built.rollback()
 
 
 def test_metabase_role_reads_marts_and_embed(built):
-    built.execute("set role metabase")
+    _become_metabase(built)
     for table in (
         "marts.fct_gift_funnel_daily",
         "marts.fct_gift_activity_daily",
