@@ -12,8 +12,11 @@ SCHEMAS = ("raw", "quarantine", "ops")
 
 DDL = """
 create table if not exists raw.gift_analytics (
-    id uuid primary key default gen_random_uuid(),
-    gift_id text not null unique,
+    -- seed 000's columns; gift_id is the key (the seed's UNIQUE), and the surrogate id
+    -- keeps its default without an index: nothing looks rows up by it, and a random-uuid
+    -- index costs every bulk upsert a scattered write per row.
+    id uuid not null default gen_random_uuid(),
+    gift_id text primary key,
     token_id integer,
     campaign_id text,
     gift_created_at timestamptz,
@@ -39,9 +42,7 @@ create table if not exists raw.gift_analytics (
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
 );
-create index if not exists gift_analytics_created_idx on raw.gift_analytics (gift_created_at);
-create index if not exists gift_analytics_claimed_idx on raw.gift_analytics (gift_claimed_at);
-create index if not exists gift_analytics_campaign_idx on raw.gift_analytics (campaign_id);
+-- No secondary indexes: raw is read whole by dbt, and Metabase reads marts, not raw.
 comment on column raw.gift_analytics.redis_fields is
     'Fields the last synced Redis hash had; a field missing from it kept its landed value.';
 

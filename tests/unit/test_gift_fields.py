@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from dagster_project.ingest.gift_fields import FIELDS, InvalidValue, decode, parse_gift
+from dagster_project.ingest.gift_fields import FIELDS, InvalidValue, parse_gift, printable
 
 COLUMNS = [f.column for f in FIELDS]
 
@@ -23,7 +25,7 @@ def test_timestamps_become_utc_and_offsets_are_applied():
         },
     )
     assert _value(row, "gift_created_at") == "2026-11-01T23:30:00+00:00"
-    assert _value(row, "gift_claimed_at") == "2026-11-01T10:00:00+00:00"
+    assert _value(row, "gift_claimed_at") == "2026-11-01T10:00:00.000Z"  # canonical: as is
     assert _value(row, "gift_viewed_at") == "2026-11-01T10:00:00+00:00"  # no offset: UTC
 
 
@@ -57,8 +59,21 @@ def test_every_broken_field_is_reported_at_once():
     assert "created_at='x'" in str(info.value) and "value_usd='y'" in str(info.value)
 
 
-def test_decode_handles_bytes_from_redis():
-    assert decode({b"value_usd": b"10.50", "country": "AR"}) == {
-        "value_usd": "10.50",
-        "country": "AR",
-    }
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"country": "A\x00R"}, "country='A\\x00R' contains a NUL byte"),
+        ({"created_at": "9999-12-31T23:59:59-01:00"}, "is not an ISO-8601 timestamp"),
+        ({"created_at": "0001-01-01T00:00:00+01:00"}, "is not an ISO-8601 timestamp"),
+        ({"claimed_at": "3026-01-01T00:00:00Z"}, "is in the future (after 2026-11-02"),
+    ],
+)
+def test_values_postgres_cannot_hold_are_rejected_not_crashing(fields, message):
+    latest = datetime(2026, 11, 2, tzinfo=UTC)
+    with pytest.raises(InvalidValue) as info:
+        parse_gift("g", fields, latest)
+    assert message in str(info.value)
+
+
+def test_printable_makes_nul_visible_for_jsonb():
+    assert printable({"a\x00": "b\x00c"}) == {"a\\x00": "b\\x00c"}
