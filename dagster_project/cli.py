@@ -57,15 +57,23 @@ def _cmd_env(_args) -> int:
 def _cmd_simulate(args) -> int:
     import redis
 
-    from dagster_project.local.environment import apply_env
-    from dagster_project.settings import DEFAULT_COUNTER_PREFIX, gift_key_prefix
+    from dagster_project.local.environment import EMBEDDED_REDIS_FLAG, apply_env
+    from dagster_project.settings import gift_counter_prefix, gift_key_prefix
     from dagster_project.simulate.gifts import clear_gifts, simulate_gifts
 
     apply_env(dagster_home=False)
+    if not os.environ.get(EMBEDDED_REDIS_FLAG) and not args.allow_external_redis:
+        print(
+            f"refusing to write simulated gifts into REDIS_URL={os.environ['REDIS_URL']}: it is "
+            "not the embedded Redis and may hold real gifts. Unset REDIS_URL, or pass "
+            "--allow-external-redis if this Redis is a scratch one.",
+            file=sys.stderr,
+        )
+        return 2
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     prefix = gift_key_prefix()
     if args.reset:
-        removed = clear_gifts(client, prefix=prefix, counter_prefix=DEFAULT_COUNTER_PREFIX)
+        removed = clear_gifts(client, prefix=prefix, counter_prefix=gift_counter_prefix())
         print(f"  removed {removed:,} earlier gift keys from Redis")
     tty = sys.stdout.isatty()
     shown: set[int] = set()
@@ -84,7 +92,7 @@ def _cmd_simulate(args) -> int:
         seed=args.seed,
         end=args.end,
         prefix=prefix,
-        counter_prefix=DEFAULT_COUNTER_PREFIX,
+        counter_prefix=gift_counter_prefix(),
         progress=progress,
     )
     print(
@@ -138,7 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="last simulated UTC day, YYYY-MM-DD (default today)",
     )
-    sim.add_argument("--reset", action="store_true", help="remove earlier simulated gifts first")
+    sim.add_argument(
+        "--reset", action="store_true", help="remove every key under the gift prefixes first"
+    )
+    sim.add_argument(
+        "--allow-external-redis",
+        action="store_true",
+        help="write into a REDIS_URL that is not the embedded Redis (a scratch Redis only)",
+    )
     sim.set_defaults(func=_cmd_simulate)
 
     demo = sub.add_parser("demo", help="simulate, run the whole pipeline, print what it built")

@@ -132,9 +132,9 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
     _reset_gift_tables(env["WAREHOUSE_URL"])
     from dagster_project.cli import main as cli_main
 
-    cli_main(
-        ["simulate", "--reset", "--gifts", str(gifts), "--days", str(days), "--seed", str(seed)]
-    )
+    simulate = ["simulate", "--reset", "--gifts", str(gifts), "--days", str(days)]
+    if cli_main([*simulate, "--seed", str(seed)]) != 0:
+        return 2
 
     _step(3, 4, "materializing raw/gift_analytics → staging → marts → embed through Dagster")
     from dagster_project.project import ensure_manifest

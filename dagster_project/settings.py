@@ -26,6 +26,11 @@ def gift_key_prefix() -> str:
     return os.environ.get(GIFT_KEY_PREFIX_ENV) or DEFAULT_GIFT_KEY_PREFIX
 
 
+def gift_counter_prefix() -> str:
+    """Prefix of the campaign counter hashes `{prefix}{campaignId}:counters`."""
+    return os.environ.get("GIFT_COUNTER_PREFIX") or DEFAULT_COUNTER_PREFIX
+
+
 def metabase_role() -> str:
     return os.environ.get("METABASE_ROLE") or "metabase"
 

@@ -78,6 +78,7 @@ def gift_prefix(redis_client, monkeypatch):
     """A Redis key prefix of this test's own; the sync asset and sensor read it from env."""
     prefix = f"test:{uuid.uuid4().hex[:8]}:gift:analytics:"
     monkeypatch.setenv("GIFT_REDIS_PREFIX", prefix)
+    monkeypatch.setenv("GIFT_COUNTER_PREFIX", f"{prefix}campaign:")
     yield prefix
     keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:

@@ -10,6 +10,9 @@ from pathlib import Path
 from dagster_project.local import services
 from dagster_project.settings import SYSTEMS, analytics_home, dbt_env_from_url
 
+# Set when REDIS_URL points at the embedded Redis: the simulator writes only there unless told.
+EMBEDDED_REDIS_FLAG = "ANALYTICS_EMBEDDED_REDIS"
+
 DAGSTER_YAML = """\
 # Written by `analytics`; Dagster's runs, events and schedules in PostgreSQL.
 storage:
@@ -42,6 +45,7 @@ def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
             env[f"SOURCE_{system.upper()}_URL"] = ports.postgres_url(system)
     if not os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = services.start_redis().redis_url()
+        env[EMBEDDED_REDIS_FLAG] = "1"
     for key, value in env.items():
         os.environ.setdefault(key, value)
     # Dagster's storage falls back to the warehouse database when nothing else is given.

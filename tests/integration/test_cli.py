@@ -1,0 +1,24 @@
+"""The `analytics` command as a user runs it."""
+
+from __future__ import annotations
+
+from dagster_project.cli import main
+from dagster_project.local.environment import EMBEDDED_REDIS_FLAG
+
+
+def test_simulate_refuses_a_redis_that_is_not_the_embedded_one(
+    redis_client, gift_prefix, monkeypatch, capsys
+):
+    monkeypatch.delenv(EMBEDDED_REDIS_FLAG, raising=False)  # REDIS_URL came from outside
+    assert main(["simulate", "--gifts", "5"]) == 2
+    assert "refusing to write simulated gifts" in capsys.readouterr().err
+    assert redis_client.scard(f"{gift_prefix}dirty") == 0
+
+    assert main(["simulate", "--gifts", "5", "--days", "2", "--allow-external-redis"]) == 0
+    assert redis_client.scard(f"{gift_prefix}dirty") == 5
+
+
+def test_status_shows_the_services(capsys):
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "postgres_url" in out and "redis_url" in out
