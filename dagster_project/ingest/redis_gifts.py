@@ -9,6 +9,7 @@ resumes; the upsert is idempotent, so at-least-once delivery never double counts
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from dagster_project.ingest.gift_fields import (
     printable,
 )
 from dagster_project.ingest.warehouse_tables import ensure_tables
+from dagster_project.settings import DEFAULT_GIFT_KEY_PREFIX
 
 SYNC_ID = "gift_redis_sync"
 BATCH_SIZE = 1000  # gifts per SSCAN page and per HGETALL pipeline
@@ -47,7 +49,7 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class GiftKeys:
-    prefix: str = "gift:analytics:"
+    prefix: str = DEFAULT_GIFT_KEY_PREFIX
 
     @property
     def dirty(self) -> str:
@@ -293,12 +295,15 @@ def sync_gifts(
         )
         return result
     except Exception as exc:
-        conn.rollback()
-        _set_state(conn, "error", last_run_at=_now(conn), error_message=str(exc)[:2000])
+        # A lost connection cannot record anything: the original error must still surface.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+            _set_state(conn, "error", last_run_at=_now(conn), error_message=str(exc)[:2000])
         raise
     finally:
-        conn.execute("select pg_advisory_unlock(hashtext(%s))", [SYNC_ID])
-        conn.commit()
+        with contextlib.suppress(psycopg.Error):  # a dead session has released it already
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", [SYNC_ID])
+            conn.commit()
 
 
 def _sync_inflight(conn, r, keys, batch_size, result, before_commit, after_commit) -> None:
@@ -306,8 +311,12 @@ def _sync_inflight(conn, r, keys, batch_size, result, before_commit, after_commi
     _create_batch_table(conn)
     # Clocks skew; a timestamp more than a day ahead of the warehouse is a broken value.
     latest = conn.execute("select now() + interval '1 day'").fetchone()[0]
-    batches = read_inflight(text_client(r), keys, batch_size)
-    _land_chunks(conn, _parsed_chunks(batches, latest, result, rejects, CHUNK_SIZE), result)
+    reader = text_client(r)
+    try:
+        batches = read_inflight(reader, keys, batch_size)
+        _land_chunks(conn, _parsed_chunks(batches, latest, result, rejects, CHUNK_SIZE), result)
+    finally:
+        reader.connection_pool.disconnect()
     _quarantine(conn, rejects, result)
     if before_commit:
         before_commit()

@@ -138,3 +138,24 @@ def test_a_second_sync_is_refused_while_one_runs(conn, redis_client, gift_prefix
         with pytest.raises(SyncAlreadyRunning, match="refuses rather than waits"):
             sync_gifts(conn, redis_client, keys=GiftKeys(gift_prefix))
     assert conn.execute("select status from ops.sync_state").fetchone()[0] == "idle"
+
+
+def test_a_lost_warehouse_connection_fails_cleanly_and_the_next_run_resumes(
+    conn, redis_client, gift_prefix, warehouse_url
+):
+    keys = GiftKeys(gift_prefix)
+    gift_fixture.load(redis_client, gift_prefix)
+    pid = conn.info.backend_pid
+
+    def kill_connection() -> None:
+        with psycopg.connect(warehouse_url, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", [pid])
+
+    with pytest.raises(psycopg.OperationalError):
+        sync_gifts(conn, redis_client, keys=keys, before_commit=kill_connection)
+    assert redis_client.scard(keys.inflight) == len(gift_fixture.GIFTS)  # nothing acknowledged
+
+    with psycopg.connect(warehouse_url) as fresh:
+        assert fresh.execute("select count(*) from raw.gift_analytics").fetchone()[0] == 0
+        result = sync_gifts(fresh, redis_client, keys=keys)
+        assert (result.resumed, result.synced, result.quarantined) == (True, 11, 2)
