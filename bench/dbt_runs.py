@@ -23,11 +23,11 @@ def workdir() -> Path:
     return path
 
 
-def run(select: list[str]) -> tuple[float, float]:
-    """`dbt run --select …`; returns (wall seconds, dbt's own elapsed_time)."""
+def run(select: list[str], command: str = "run") -> tuple[float, float]:
+    """`dbt <command> --select …`; returns (wall seconds, dbt's own elapsed_time)."""
     work = workdir()
     cmd = [
-        DBT, "run", "--select", *select,
+        DBT, command, "--select", *select,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
@@ -37,6 +37,6 @@ def run(select: list[str]) -> tuple[float, float]:
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise SystemExit(f"bench: `dbt run --select {' '.join(select)}` failed:\n{tail}")
+        raise SystemExit(f"bench: `dbt {command} --select {' '.join(select)}` failed:\n{tail}")
     results = json.loads((work / "target" / "run_results.json").read_text())
     return seconds, float(results.get("elapsed_time") or 0.0)

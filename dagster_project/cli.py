@@ -139,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="write simulated CryptoGift gifts into Redis")
     sim.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     sim.add_argument("--gifts", type=int, default=None, help="total gifts (default ~1,700/day)")
-    sim.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    sim.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed (same seed and --end in the past: same data)",
+    )
     sim.add_argument(
         "--end",
         type=date.fromisoformat,

@@ -123,10 +123,22 @@ def _reset_gift_tables(url: str) -> None:
 def run_demo(*, gifts: int, days: int, seed: int) -> int:
     started = time.monotonic()
     _step(1, 4, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
-    from dagster_project.local.environment import apply_env
+    from dagster_project.local.environment import (
+        EMBEDDED_REDIS_FLAG,
+        EMBEDDED_WAREHOUSE_FLAG,
+        apply_env,
+    )
 
     env = apply_env()
     print(f"  warehouse  {env['WAREHOUSE_URL']}\n  redis      {env['REDIS_URL']}")
+    if not (os.environ.get(EMBEDDED_WAREHOUSE_FLAG) and os.environ.get(EMBEDDED_REDIS_FLAG)):
+        print(
+            "\nmake demo empties the gift tables and writes simulated gifts: it runs only on "
+            "the embedded services. Unset WAREHOUSE_URL and REDIS_URL to run it; to build "
+            "your own data use `dagster asset materialize` (README).",
+            file=sys.stderr,
+        )
+        return 2
 
     _step(2, 4, f"simulating {gifts:,} CryptoGift gifts over {days} days into Redis")
     _reset_gift_tables(env["WAREHOUSE_URL"])

@@ -7,6 +7,7 @@ import redis
 from dagster import ConfigurableResource
 
 from dagster_project.local.environment import apply_env
+from dagster_project.settings import libpq_url
 
 
 class WarehouseResource(ConfigurableResource):
@@ -21,7 +22,7 @@ class WarehouseResource(ConfigurableResource):
         return os.environ["WAREHOUSE_URL"]
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.resolved_url(), application_name="analytics-dagster")
+        return psycopg.connect(libpq_url(self.resolved_url()), application_name="analytics-dagster")
 
 
 class RedisResource(ConfigurableResource):

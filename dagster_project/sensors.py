@@ -34,8 +34,8 @@ ACTIVE = [
 )
 def gift_dirty_sensor(context: SensorEvaluationContext, redis: RedisResource):
     keys = GiftKeys(gift_key_prefix())
-    client = redis.client()
-    pending = client.scard(keys.dirty) + client.scard(keys.inflight)
+    with redis.client() as client:
+        pending = client.scard(keys.dirty) + client.scard(keys.inflight)
     if pending == 0:
         return SkipReason("the dirty set is empty")
     active = context.instance.get_runs(

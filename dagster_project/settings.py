@@ -35,16 +35,31 @@ def metabase_role() -> str:
     return os.environ.get("METABASE_ROLE") or "metabase"
 
 
+def libpq_url(url: str) -> str:
+    """SQLAlchemy-style `postgresql+psycopg://` → the plain URL psycopg and libpq take."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}" if sep else url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def dbt_env_from_url(url: str) -> dict[str, str]:
     """Split WAREHOUSE_URL into the variables `dbt_project/profiles.yml` reads.
 
     dbt profiles cannot take a URL, so the URL (the one contract users set) is
     translated here, and dbt sees only plain environment variables.
     """
-    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    parts = urlsplit(libpq_url(url))
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError(
-            f"WAREHOUSE_URL must be a postgresql:// URL, got scheme {parts.scheme!r} in {url!r}"
+            f"WAREHOUSE_URL must be a postgresql:// URL, got scheme {parts.scheme!r} "
+            f"in {redact(url)!r}"
         )
     return {
         "WAREHOUSE_HOST": parts.hostname or "localhost",

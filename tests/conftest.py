@@ -25,10 +25,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_SCHEMAS = ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "embed")
 
 
+MAY_DROP = "ANALYTICS_TESTS_MAY_DROP"
+
+
+def _refuse_a_warehouse_that_may_matter(url: str) -> None:
+    """Tests drop the project's schemas: only in a database named for tests, or when told."""
+    from urllib.parse import urlsplit
+
+    database = urlsplit(url).path.lstrip("/")
+    if "test" not in database and os.environ.get(MAY_DROP) != "1":
+        pytest.exit(
+            f"WAREHOUSE_URL names database {database!r}: the tests drop and rebuild the "
+            f"project's schemas there. Use a database whose name contains 'test', or set "
+            f"{MAY_DROP}=1 if this one is a throwaway.",
+            returncode=4,
+        )
+
+
 def _embedded_test_urls() -> None:
     from dagster_project.local import services
 
-    if not os.environ.get("WAREHOUSE_URL"):
+    if os.environ.get("WAREHOUSE_URL"):
+        _refuse_a_warehouse_that_may_matter(os.environ["WAREHOUSE_URL"])
+    else:
         ports = services.start_postgres()
         with psycopg.connect(ports.postgres_url("postgres"), autocommit=True) as conn:
             if not conn.execute(

@@ -78,7 +78,7 @@ GIFTS: dict[str, dict[str, str]] = {
         education_completed_at=ts(0, "12:30:00"),
         claimed_at=ts(0, "12:45:00"),
     ),
-    "g07": _gift("", "10", created_at=ts(0, "13:00:00")),
+    "g07": _gift("", "10", created_at=ts(0, "13:00:00"), returned_at=ts(2, "13:00:00")),
     "g08": _gift(
         "",
         "50",
@@ -111,13 +111,14 @@ FUNNEL = [
     (d(2), "camp_b", 1, 0, 0, 0, 0, D("0.00"), None, D("10")),
 ]
 
-# (date, created, viewed, claimed, expired): each on its own event date
+# (date, created, viewed, preclaim, education, claimed, expired, returned): each series
+# on its own event date
 ACTIVITY = [
-    (d(-110), 1, 0, 0, 0),
-    (d(0), 7, 5, 2, 0),
-    (d(1), 2, 2, 2, 0),
-    (d(2), 1, 1, 1, 0),
-    (d(3), 0, 0, 0, 1),
+    (d(-110), 1, 0, 0, 0, 0, 0, 0),
+    (d(0), 7, 5, 4, 3, 2, 0, 0),
+    (d(1), 2, 2, 1, 1, 2, 0, 0),
+    (d(2), 1, 1, 0, 0, 1, 0, 1),
+    (d(3), 0, 0, 0, 0, 0, 1, 0),
 ]
 
 # (date, campaign_id, total) for the last 90 days

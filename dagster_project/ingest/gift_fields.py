@@ -47,21 +47,24 @@ class InvalidValue(ValueError):
     """A hash field whose value breaks a rule; the message names the field, value and rule."""
 
 
-def parse_timestamp(field: str, value: str, latest: datetime | None = None) -> str:
-    """ISO-8601 to a UTC ISO string; a value without an offset is taken as UTC.
+def parse_instant(field: str, value: str, latest: datetime | None = None) -> tuple[str, datetime]:
+    """ISO-8601 → (text PostgreSQL reads as UTC, the instant); no offset means UTC.
 
     `latest` bounds the future: a timestamp after it is a broken clock, not an event.
     """
     try:
         parsed = datetime.fromisoformat(value)
-        canonical = CANONICAL_UTC.match(value) is not None  # the app's own format
-        utc = parsed if canonical else _to_utc(parsed)
-    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted by an offset
+    except ValueError:
         raise InvalidValue(f"{field}={value!r} is not an ISO-8601 timestamp") from None
-    if latest is not None and utc > latest:
+    canonical = CANONICAL_UTC.match(value) is not None  # the app's own format
+    try:
+        instant = parsed if canonical else _to_utc(parsed)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise InvalidValue(f"{field}={value!r} is outside the supported date range") from None
+    if latest is not None and instant > latest:
         raise InvalidValue(f"{field}={value!r} is in the future (after {latest.isoformat()})")
     # PostgreSQL reads the canonical form as is; anything else is re-written as UTC.
-    return value if canonical else utc.isoformat()
+    return (value if canonical else instant.isoformat()), instant
 
 
 def _to_utc(parsed: datetime) -> datetime:
@@ -90,7 +93,7 @@ def parse_money(field: str, value: str) -> str:
     return str(amount)
 
 
-PARSERS = {"timestamp": parse_timestamp, "integer": parse_integer, "money": parse_money}
+PARSERS = {"integer": parse_integer, "money": parse_money}
 
 
 def parse_gift(
@@ -102,11 +105,11 @@ def parse_gift(
     so the upsert keeps the landed value; an empty string means "not set" and lands NULL.
     Raises InvalidValue naming every broken field; `latest` bounds timestamps.
     """
-    if "\x00" in gift_id or "\x00" in "".join(values.values()):
-        _reject_nul(gift_id, values)  # PostgreSQL text cannot hold NUL: never abort a COPY
+    _check_text(gift_id, values)
     row: list[str | None] = []
     present: list[str] = []
     problems: list[str] = []
+    instants: dict[str, datetime] = {}
     for field in FIELDS:  # a hot loop: 100k gifts × 18 fields per sync
         value = values.get(field.hash_field)
         if value is None:
@@ -119,22 +122,60 @@ def parse_gift(
             continue
         try:
             if field.kind == "timestamp":
-                row.append(parse_timestamp(field.hash_field, value, latest))
+                text, instants[field.hash_field] = parse_instant(field.hash_field, value, latest)
+                row.append(text)
             else:
                 row.append(PARSERS[field.kind](field.hash_field, value))
         except InvalidValue as exc:
             problems.append(str(exc))
             row.append(None)
+    problems += _out_of_order(instants, values)
     if problems:
         raise InvalidValue(f"gift {gift_id}: " + "; ".join(problems))
     return row, present
 
 
-def _reject_nul(gift_id: str, values: dict[str, str]) -> None:
-    names = [f"{k}={v!r}" for k, v in [("gift_id", gift_id), *values.items()] if "\x00" in v]
-    raise InvalidValue(f"gift {gift_id!r}: " + "; ".join(f"{n} contains a NUL byte" for n in names))
+def _out_of_order(instants: dict[str, datetime], values: dict[str, str]) -> list[str]:
+    """Every later step happens at or after creation (a claim cannot precede its gift)."""
+    created = instants.get("created_at")
+    if created is None:
+        return []
+    return [
+        f"{name}={values[name].strip()!r} is earlier than created_at={values['created_at']!r}"
+        for name, instant in instants.items()
+        if instant < created
+    ]
+
+
+def _check_text(gift_id: str, values: dict[str, str]) -> None:
+    """PostgreSQL text holds neither NUL nor invalid UTF-8 (which the Redis client hands
+    over as surrogate escapes): reject them here, never abort a COPY."""
+    blob = gift_id + "".join(values.values())
+    if "\x00" not in blob and (blob.isascii() or _is_utf8(blob)):
+        return
+    broken = [
+        f"{name}='{printable_text(value)}' contains a NUL byte or invalid UTF-8"
+        for name, value in [("gift_id", gift_id), *values.items()]
+        if "\x00" in value or not _is_utf8(value)
+    ]
+    raise InvalidValue(f"gift {printable_text(gift_id)}: " + "; ".join(broken))
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_text(text: str) -> str:
+    """Invalid bytes as `\\xNN`, NUL as `\\x00`: fit for a text or jsonb column."""
+    if _is_utf8(text) and "\x00" not in text:
+        return text
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return raw.replace("\x00", "\\x00")
 
 
 def printable(values: dict[str, str]) -> dict[str, str]:
-    """Values fit for a jsonb column: NUL (which jsonb refuses) shown as the text `\\x00`."""
-    return {k.replace("\x00", "\\x00"): v.replace("\x00", "\\x00") for k, v in values.items()}
+    return {printable_text(k): printable_text(v) for k, v in values.items()}

@@ -9,20 +9,22 @@ resumes; the upsert is idempotent, so at-least-once delivery never double counts
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import psycopg
 import redis
 
+from dagster_project.ingest import sync_state
 from dagster_project.ingest.gift_fields import (
     FIELDS,
     InvalidValue,
     parse_gift,
     printable,
+    printable_text,
 )
 from dagster_project.ingest.warehouse_tables import ensure_tables
 from dagster_project.settings import DEFAULT_GIFT_KEY_PREFIX
@@ -32,10 +34,7 @@ BATCH_SIZE = 1000  # gifts per SSCAN page and per HGETALL pipeline
 CHUNK_SIZE = 10_000  # gifts per COPY + upsert
 
 COLUMNS = [f.column for f in FIELDS]
-
-
-class SyncAlreadyRunning(RuntimeError):
-    """Raised when another gift sync holds the lock: we refuse rather than wait."""
+SyncAlreadyRunning = sync_state.SyncAlreadyRunning
 
 
 @dataclass
@@ -63,6 +62,16 @@ class GiftKeys:
         return f"{self.prefix}{gift_id}"
 
 
+@dataclass
+class Chunk:
+    rows: list[list] = field(default_factory=list)  # COPY rows for gift_batch
+    # gifts with a missing or blank creator: they land only if already landed before
+    no_creator: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+# --- Redis -------------------------------------------------------------------------
+
+
 def claim_batch(r: redis.Redis, keys: GiftKeys) -> bool:
     """Make the in-flight key hold the ids to sync; True if there is anything to do.
 
@@ -81,9 +90,16 @@ def claim_batch(r: redis.Redis, keys: GiftKeys) -> bool:
 
 def text_client(r: redis.Redis) -> redis.Redis:
     """The same Redis, answering in str: hiredis decodes UTF-8 in C, far faster than Python.
-    Invalid UTF-8 shows as U+FFFD rather than stopping the sync."""
+
+    Invalid bytes arrive as surrogate escapes, so a key read from a set still names its
+    hash exactly, and parse_gift rejects the value instead of landing it altered.
+    """
     pool = r.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": True, "encoding_errors": "replace"}
+    kwargs = {
+        **pool.connection_kwargs,
+        "decode_responses": True,
+        "encoding_errors": "surrogateescape",
+    }
     return redis.Redis(
         connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
     )
@@ -101,57 +117,73 @@ def read_inflight(
         seen.update(ids)
         if ids:
             pipe = r.pipeline(transaction=False)
+            prefix = keys.prefix.encode()
             for gift_id in ids:
-                pipe.hgetall(keys.gift(gift_id))
+                # as bytes: an id with invalid UTF-8 still names its hash exactly
+                pipe.hgetall(prefix + gift_id.encode("utf-8", "surrogateescape"))
             yield list(zip(ids, pipe.execute(), strict=True))
         if cursor == 0:
             return
 
 
-def _set_state(conn: psycopg.Connection, status: str, **fields) -> None:
-    assignments = ", ".join(f"{k} = %({k})s" for k in fields)
-    conn.execute(
-        f"""insert into ops.sync_state (id, status) values (%(id)s, %(status)s)
-            on conflict (id) do update set status = excluded.status, updated_at = now()
-            {", " + assignments if assignments else ""}""",
-        {"id": SYNC_ID, "status": status, **fields},
-    )
-    conn.commit()
+# --- parse -------------------------------------------------------------------------
 
 
-def _acquire_lock(conn: psycopg.Connection) -> None:
-    # A session-level advisory lock dies with its connection, so a crashed sync never
-    # leaves the project locked (unlike a status column, which would need a manual reset).
-    got = conn.execute("select pg_try_advisory_lock(hashtext(%s))", [SYNC_ID]).fetchone()[0]
-    conn.commit()
-    if not got:
-        raise SyncAlreadyRunning(
-            "another gift sync is running (it holds the advisory lock 'gift_redis_sync'); "
-            "this run refuses rather than waits — retry when it finishes"
-        )
+def parsed_chunks(
+    batches: Iterator[list[tuple[str, dict]]],
+    latest: datetime,
+    result: SyncResult,
+    rejects: list[tuple[str, str, str]],
+    size: int,
+) -> Iterator[Chunk]:
+    """Parse Redis batches into chunks of `size` COPY rows; broken gifts go to rejects."""
+    chunk = Chunk()
+    creator = COLUMNS.index("creator_address")
+    for batch in batches:
+        for gift_id, values in batch:
+            if not values:
+                result.missing += 1
+                continue
+            try:
+                row, present = parse_gift(gift_id, values, latest)
+            except InvalidValue as exc:
+                rejects.append(_reject(gift_id, str(exc), values))
+                continue
+            # a plain string: psycopg adapts a Python list per row, which costs more
+            chunk.rows.append([gift_id, *row, ",".join(present)])
+            if row[creator] is None:
+                chunk.no_creator[gift_id] = values
+            if len(chunk.rows) >= size:
+                yield chunk
+                chunk = Chunk()
+    if chunk.rows:
+        yield chunk
 
 
-# The landed creator of a gift; CASE keeps it a per-row lookup for the rare blank creator
-# instead of a join over the whole raw table on every chunk.
-LANDED_CREATOR = "(select g.creator_address from raw.gift_analytics g where g.gift_id = b.gift_id)"
+def _reject(gift_id: str, reason: str, values: dict[str, str]) -> tuple[str, str, str]:
+    return printable_text(gift_id), reason, json.dumps(printable(values))
 
-REJECT_NO_CREATOR_SQL = f"""
-    insert into gift_rejects
-    select b.gift_id, 'gift ' || b.gift_id || ': creator_address is required for a new gift',
-           to_jsonb(b)
-    from gift_batch b
-    where case when b.creator_address is null then {LANDED_CREATOR} is null else false end
-"""
+
+# --- land --------------------------------------------------------------------------
+
+COPY_BATCH_SQL = f"copy gift_batch (gift_id, {', '.join(COLUMNS)}, present) from stdin"
 
 
 def _upsert_sql() -> str:
     """One INSERT … ON CONFLICT per chunk; the gifts it lands leave quarantine.
 
     `redis_fields` lists the fields the hash had, so a field missing from it keeps the
-    landed value; an empty one (present, blank) lands NULL. creator_address is NOT NULL
-    (seed 000), checked on the proposed row before ON CONFLICT: a blank one takes the
-    landed address, and a new gift without one was rejected by REJECT_NO_CREATOR_SQL.
+    landed value; an empty one (present, blank) lands NULL — except creator_address,
+    NOT NULL in seed 000 and checked on the proposed row before ON CONFLICT: a blank one
+    keeps the landed address (a new gift without one never gets here).
     """
+    landed_creator = (
+        "(select g.creator_address from raw.gift_analytics g where g.gift_id = b.gift_id)"
+    )
+    select_cols = ", ".join(
+        f"coalesce(b.{c}, {landed_creator})" if c == "creator_address" else f"b.{c}"
+        for c in COLUMNS
+    )
     updates = []
     for col in COLUMNS:
         new = f"excluded.{col}"
@@ -161,18 +193,12 @@ def _upsert_sql() -> str:
             f"{col} = case when '{col}' = any(excluded.redis_fields) then {new} "
             f"else gift_analytics.{col} end"
         )
-    cols = ", ".join(COLUMNS)
-    select_cols = ", ".join(
-        f"coalesce(b.{c}, {LANDED_CREATOR})" if c == "creator_address" else f"b.{c}"
-        for c in COLUMNS
-    )
     return f"""
         with landed as (
-            insert into raw.gift_analytics (gift_id, {cols}, redis_fields, redis_synced_at)
+            insert into raw.gift_analytics
+                (gift_id, {", ".join(COLUMNS)}, redis_fields, redis_synced_at)
             select b.gift_id, {select_cols}, string_to_array(b.present, ','), now()
             from gift_batch b
-            where case when b.creator_address is null then {LANDED_CREATOR} is not null
-                       else true end
             on conflict (gift_id) do update set
                 {", ".join(updates)},
                 redis_fields = excluded.redis_fields,
@@ -196,49 +222,40 @@ def _create_batch_table(conn: psycopg.Connection) -> None:
     conn.execute(
         f"create temp table gift_batch (gift_id text, {cols}, present text) on commit drop"
     )
-    conn.execute(
-        "create temp table gift_rejects (gift_id text, reject_reason text, raw_values jsonb) "
-        "on commit drop"
-    )
 
 
-def _parsed_chunks(batches, latest, result: SyncResult, rejects: list, size: int):
-    """Parse Redis batches into COPY rows, `size` gifts a chunk; broken gifts go to rejects."""
-    chunk: list[list] = []
-    for batch in batches:
-        for gift_id, values in batch:
-            if not values:
-                result.missing += 1
-                continue
-            try:
-                row, present = parse_gift(gift_id, values, latest)
-            except InvalidValue as exc:
-                safe_id = gift_id.replace("\x00", "\\x00")
-                rejects.append((safe_id, str(exc), json.dumps(printable(values))))
-                continue
-            # a plain string: psycopg adapts a Python list per row, which costs more
-            chunk.append([gift_id, *row, ",".join(present)])
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _drop_new_gifts_without_creator(conn, chunk: Chunk, rejects: list) -> list[list]:
+    """creator_address is required for a new gift; one query per chunk, for the few
+    gifts whose hash has none, tells which of them are new."""
+    if not chunk.no_creator:
+        return chunk.rows
+    landed = {
+        gift_id
+        for (gift_id,) in conn.execute(
+            "select gift_id from raw.gift_analytics where gift_id = any(%s)",
+            [list(chunk.no_creator)],
+        )
+    }
+    new = set(chunk.no_creator) - landed
+    for gift_id in sorted(new):
+        values = chunk.no_creator[gift_id]
+        state = "blank" if "creator_address" in values else "missing"
+        reason = f"gift {gift_id}: creator_address is {state}; it is required for a new gift"
+        rejects.append(_reject(gift_id, reason, values))
+    return [row for row in chunk.rows if row[0] not in new]
 
 
-COPY_BATCH_SQL = f"copy gift_batch (gift_id, {', '.join(COLUMNS)}, present) from stdin"
-
-
-def _land_chunk(conn: psycopg.Connection, rows: list[list], result: SyncResult) -> None:
+def land_chunk(conn: psycopg.Connection, chunk: Chunk, rejects: list, result: SyncResult) -> None:
     """COPY one chunk into the temp table and upsert it, set-based, in the open transaction."""
+    rows = _drop_new_gifts_without_creator(conn, chunk, rejects)
     conn.execute("truncate gift_batch")
     with conn.cursor().copy(COPY_BATCH_SQL) as copy:
         for row in rows:
             copy.write_row(row)
-    conn.execute(REJECT_NO_CREATOR_SQL)
     result.synced += conn.execute(UPSERT_SQL).fetchone()[0]
 
 
-def _land_chunks(conn: psycopg.Connection, chunks, result: SyncResult) -> None:
+def land_chunks(conn: psycopg.Connection, chunks, rejects: list, result: SyncResult) -> None:
     """Land chunk N in a worker thread while this thread reads and parses chunk N+1.
 
     PostgreSQL's upsert then runs on the second core instead of after the Python work.
@@ -246,24 +263,43 @@ def _land_chunks(conn: psycopg.Connection, chunks, result: SyncResult) -> None:
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gift-land") as worker:
         landing = None
-        for chunk in chunks:
+        try:
+            for chunk in chunks:
+                if landing is not None:
+                    landing.result()  # one chunk in flight; a failure surfaces here
+                landing = worker.submit(land_chunk, conn, chunk, rejects, result)
+        finally:
             if landing is not None:
-                landing.result()  # one chunk in flight; a failure surfaces here
-            landing = worker.submit(_land_chunk, conn, chunk, result)
-        if landing is not None:
-            landing.result()
+                landing.result()  # never leave the connection busy in the worker
 
 
-def _quarantine(conn: psycopg.Connection, rejects: list, result: SyncResult) -> None:
+def quarantine(conn: psycopg.Connection, rejects: list, result: SyncResult) -> None:
+    """Upsert the rejected gifts, one row each, with the reason and the values as read."""
+    if not rejects:
+        return
+    conn.execute(
+        "create temp table gift_rejects (gift_id text, reject_reason text, raw_values jsonb) "
+        "on commit drop"
+    )
     with conn.cursor().copy("copy gift_rejects from stdin") as copy:
         for row in rejects:
             copy.write_row(row)
-    cur = conn.execute("""
+    result.quarantined = conn.execute("""
         insert into quarantine.gift_analytics (gift_id, reject_reason, raw_values)
         select distinct on (gift_id) gift_id, reject_reason, raw_values from gift_rejects
         on conflict (gift_id) do update set reject_reason = excluded.reject_reason,
-            raw_values = excluded.raw_values, last_rejected_at = now()""")
-    result.quarantined = cur.rowcount
+            raw_values = excluded.raw_values, last_rejected_at = now()""").rowcount
+
+
+# --- the sync ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Test hooks around the commit, to drive races and crashes deterministically."""
+
+    before_commit: Callable[[], None] | None = None
+    after_commit: Callable[[], None] | None = None
 
 
 def sync_gifts(
@@ -272,41 +308,46 @@ def sync_gifts(
     *,
     keys: GiftKeys | None = None,
     batch_size: int = BATCH_SIZE,
+    chunk_size: int = CHUNK_SIZE,
     before_commit: Callable[[], None] | None = None,
     after_commit: Callable[[], None] | None = None,
 ) -> SyncResult:
-    """Sync every dirty gift once. `before_commit`/`after_commit` are test hooks."""
+    """Sync every dirty gift once; refuses (SyncAlreadyRunning) while another sync runs."""
     keys = keys or GiftKeys()
     ensure_tables(conn)
-    _acquire_lock(conn)
+    sync_state.acquire(conn, SYNC_ID)
     result = SyncResult()
     try:
-        _set_state(conn, "running", error_message=None)
+        sync_state.record(conn, SYNC_ID, "running")
         result.resumed = bool(r.exists(keys.inflight))
         if claim_batch(r, keys):
-            _sync_inflight(conn, r, keys, batch_size, result, before_commit, after_commit)
+            hooks = Hooks(before_commit, after_commit)
+            _sync_inflight(conn, r, keys, batch_size, chunk_size, result, hooks)
         result.still_dirty = r.scard(keys.dirty)
-        _set_state(
+        sync_state.record_success(
             conn,
-            "idle",
-            last_run_at=_now(conn),
+            SYNC_ID,
             items_processed=result.synced,
             items_quarantined=result.quarantined,
         )
         return result
-    except Exception as exc:
-        # A lost connection cannot record anything: the original error must still surface.
-        with contextlib.suppress(psycopg.Error):
-            conn.rollback()
-            _set_state(conn, "error", last_run_at=_now(conn), error_message=str(exc)[:2000])
+    except BaseException as exc:  # Dagster's run termination is not an Exception
+        sync_state.record_failure(conn, SYNC_ID, exc)
         raise
     finally:
-        with contextlib.suppress(psycopg.Error):  # a dead session has released it already
-            conn.execute("select pg_advisory_unlock(hashtext(%s))", [SYNC_ID])
-            conn.commit()
+        sync_state.release(conn, SYNC_ID)
 
 
-def _sync_inflight(conn, r, keys, batch_size, result, before_commit, after_commit) -> None:
+def _sync_inflight(
+    conn: psycopg.Connection,
+    r: redis.Redis,
+    keys: GiftKeys,
+    batch_size: int,
+    chunk_size: int,
+    result: SyncResult,
+    hooks: Hooks,
+) -> None:
+    """Everything in one transaction; the in-flight key goes only after the commit."""
     rejects: list[tuple[str, str, str]] = []
     _create_batch_table(conn)
     # Clocks skew; a timestamp more than a day ahead of the warehouse is a broken value.
@@ -314,17 +355,14 @@ def _sync_inflight(conn, r, keys, batch_size, result, before_commit, after_commi
     reader = text_client(r)
     try:
         batches = read_inflight(reader, keys, batch_size)
-        _land_chunks(conn, _parsed_chunks(batches, latest, result, rejects, CHUNK_SIZE), result)
+        chunks = parsed_chunks(batches, latest, result, rejects, chunk_size)
+        land_chunks(conn, chunks, rejects, result)
     finally:
         reader.connection_pool.disconnect()
-    _quarantine(conn, rejects, result)
-    if before_commit:
-        before_commit()
+    quarantine(conn, rejects, result)
+    if hooks.before_commit:
+        hooks.before_commit()
     conn.commit()
-    if after_commit:
-        after_commit()
+    if hooks.after_commit:
+        hooks.after_commit()
     r.delete(keys.inflight)
-
-
-def _now(conn: psycopg.Connection):
-    return conn.execute("select now()").fetchone()[0]

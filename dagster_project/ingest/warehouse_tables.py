@@ -68,10 +68,26 @@ create table if not exists ops.sync_state (
 """
 
 
+TABLES = ("raw.gift_analytics", "quarantine.gift_analytics", "ops.sync_state")
+
+
 def ensure_tables(conn: psycopg.Connection) -> None:
-    """Create schemas and EL-owned tables; a lock keeps concurrent first runs from racing."""
+    """Create schemas and EL-owned tables once; a lock keeps concurrent first runs apart.
+
+    When they all exist nothing runs, so a sync role needs no DDL rights after setup.
+    """
+    if _all_exist(conn):
+        return
     conn.execute("select pg_advisory_xact_lock(hashtext('analytics.ensure_tables'))")
     for schema in SCHEMAS:
         conn.execute(f"create schema if not exists {schema}")
     conn.execute(DDL)
     conn.commit()
+
+
+def _all_exist(conn: psycopg.Connection) -> bool:
+    found = conn.execute(
+        "select count(to_regclass(t)) from unnest(%s::text[]) as t", [list(TABLES)]
+    ).fetchone()[0]
+    conn.commit()
+    return found == len(TABLES)

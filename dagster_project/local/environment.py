@@ -12,6 +12,7 @@ from dagster_project.settings import SYSTEMS, analytics_home, dbt_env_from_url
 
 # Set when REDIS_URL points at the embedded Redis: the simulator writes only there unless told.
 EMBEDDED_REDIS_FLAG = "ANALYTICS_EMBEDDED_REDIS"
+EMBEDDED_WAREHOUSE_FLAG = "ANALYTICS_EMBEDDED_WAREHOUSE"
 
 DAGSTER_YAML = """\
 # Written by `analytics`; Dagster's runs, events and schedules in PostgreSQL.
@@ -40,6 +41,7 @@ def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
     if not os.environ.get("WAREHOUSE_URL"):
         ports = services.start_postgres()
         env["WAREHOUSE_URL"] = ports.postgres_url("warehouse")
+        env[EMBEDDED_WAREHOUSE_FLAG] = "1"
         env.setdefault("DAGSTER_POSTGRES_URL", ports.postgres_url("dagster"))
         for system in SYSTEMS:
             env[f"SOURCE_{system.upper()}_URL"] = ports.postgres_url(system)

@@ -224,7 +224,7 @@ def _redis_start(port: int) -> None:
             "--logfile",
             str(workdir / "redis.log"),
             "--appendonly",
-            "yes",
+            "no",  # RDB snapshots (and one at shutdown) keep it; AOF only adds write load
         ],
         check=True,
         capture_output=True,

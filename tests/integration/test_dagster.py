@@ -49,12 +49,15 @@ def test_gift_refresh_job_materializes_the_lineage(conn, redis_client, gift_pref
     assert set(GIFT_LINEAGE) <= set(events)
     sync = {k: v.value for k, v in events[AssetKey(["raw", "gift_analytics"])].items()}
     assert (sync["gifts_synced"], sync["gifts_quarantined"], sync["still_dirty"]) == (11, 2, 0)
-    checks = [
-        e.asset_check_evaluation_data
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    assert len(checks) > 20 and all(c.passed for c in checks)
+    }
+    quarantine = checks.pop("gift_quarantine_rate")
+    assert not quarantine.passed  # 2 of 13 gifts rejected: above the 1 % warning line
+    assert quarantine.metadata["quarantined"].value == 2
+    assert len(checks) > 20 and all(c.passed for c in checks.values())  # the dbt tests
     assert conn.execute(FUNNEL_SQL).fetchall() == gift_fixture.FUNNEL
 
 

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from dagster_project.ingest.redis_gifts import GiftKeys, sync_gifts
+from dagster_project.settings import metabase_role
 from tests import gift_fixture
 from tests.conftest import run_dbt
 
@@ -15,7 +16,8 @@ select date, campaign_id, total_created, total_viewed, total_preclaim, total_edu
 from marts.fct_gift_funnel_daily order by date, campaign_id nulls last
 """
 ACTIVITY_SQL = """
-select date, gifts_created, gifts_viewed, gifts_claimed, gifts_expired
+select date, gifts_created, gifts_viewed, gifts_preclaim, gifts_education, gifts_claimed,
+       gifts_expired, gifts_returned
 from marts.fct_gift_activity_daily order by date
 """
 EMBED_SQL = "select date, campaign_id, total from embed.gift_funnel_public order by 1, 2 nulls last"
@@ -62,10 +64,11 @@ def test_mart_columns_carry_their_descriptions(built):
 
 def _become_metabase(conn) -> None:
     """SET ROLE needs membership; a non-superuser test user (PostgreSQL 15) grants it itself."""
-    if not conn.execute("select pg_has_role('metabase', 'member')").fetchone()[0]:
-        conn.execute("grant metabase to current_user")
+    role = metabase_role()
+    if not conn.execute("select pg_has_role(%s, 'member')", [role]).fetchone()[0]:
+        conn.execute(f"grant {role} to current_user")
         conn.commit()
-    conn.execute("set role metabase")
+    conn.execute(f"set role {role}")
 
 
 @pytest.mark.parametrize("schema", ["raw", "staging", "intermediate", "quarantine", "ops"])
@@ -90,7 +93,7 @@ def test_metabase_role_reads_marts_and_embed(built):
     ):
         assert built.execute(f"select count(*) from {table}").fetchone()[0] > 0
     login, superuser = built.execute(
-        "select rolcanlogin, rolsuper from pg_roles where rolname = 'metabase'"
+        "select rolcanlogin, rolsuper from pg_roles where rolname = %s", [metabase_role()]
     ).fetchone()
     assert (login, superuser) == (False, False)
     built.rollback()

@@ -159,3 +159,82 @@ def test_a_lost_warehouse_connection_fails_cleanly_and_the_next_run_resumes(
         assert fresh.execute("select count(*) from raw.gift_analytics").fetchone()[0] == 0
         result = sync_gifts(fresh, redis_client, keys=keys)
         assert (result.resumed, result.synced, result.quarantined) == (True, 11, 2)
+
+
+def test_a_new_gift_needs_a_creator_but_a_landed_one_keeps_its_own(conn, redis_client, gift_prefix):
+    keys = GiftKeys(gift_prefix)
+    landed = gift_fixture.GIFTS["g01"]
+    gift_fixture.load(redis_client, gift_prefix, {"g01": landed})
+    sync_gifts(conn, redis_client, keys=keys)
+
+    without = {k: v for k, v in landed.items() if k != "creator_address"}
+    gift_fixture.load(
+        redis_client,
+        gift_prefix,
+        {
+            "g01": landed | {"creator_address": ""},
+            "new_blank": landed | {"creator_address": ""},
+            "new_missing": without,
+        },
+    )
+    redis_client.hdel(keys.gift("new_missing"), "creator_address")
+    result = sync_gifts(conn, redis_client, keys=keys, chunk_size=2)
+
+    assert (result.synced, result.quarantined) == (1, 2)
+    assert _raw(conn, "creator_address") == {"g01": "0xcreator"}
+    rejects = dict(conn.execute("select gift_id, reject_reason from quarantine.gift_analytics"))
+    assert "creator_address is blank; it is required for a new gift" in rejects["new_blank"]
+    assert "creator_address is missing" in rejects["new_missing"]
+    raw_values = conn.execute(
+        "select raw_values from quarantine.gift_analytics where gift_id = 'new_blank'"
+    ).fetchone()[0]
+    assert raw_values["created_at"] == landed["created_at"]  # the hash as read, not parsed
+
+
+def test_many_small_chunks_land_the_same_rows(conn, redis_client, gift_prefix, warehouse_url):
+    gift_fixture.load(redis_client, gift_prefix)
+    result = sync_gifts(conn, redis_client, keys=GiftKeys(gift_prefix), chunk_size=3)
+    assert (result.synced, result.quarantined) == (11, 2)
+    assert set(_raw(conn)) == set(gift_fixture.GIFTS) - gift_fixture.QUARANTINED
+
+
+def test_a_failing_later_chunk_rolls_back_every_chunk(conn, redis_client, gift_prefix, monkeypatch):
+    from dagster_project.ingest import redis_gifts
+
+    real_land_chunk = redis_gifts.land_chunk
+    calls = []
+
+    def fail_on_second_chunk(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full while landing chunk 2")
+        real_land_chunk(*args)
+
+    monkeypatch.setattr(redis_gifts, "land_chunk", fail_on_second_chunk)
+    keys = GiftKeys(gift_prefix)
+    gift_fixture.load(redis_client, gift_prefix)
+    with pytest.raises(RuntimeError, match="chunk 2"):
+        sync_gifts(conn, redis_client, keys=keys, chunk_size=3)
+
+    assert conn.execute("select count(*) from raw.gift_analytics").fetchone()[0] == 0
+    state = conn.execute("select status, error_message from ops.sync_state").fetchone()
+    assert state == ("error", "RuntimeError: disk full while landing chunk 2")
+    assert redis_client.scard(keys.inflight) == len(gift_fixture.GIFTS)
+
+
+def test_invalid_utf8_is_quarantined_readably_not_lost(conn, redis_client, gift_prefix):
+    keys = GiftKeys(gift_prefix)
+    bad_id = b"g\xff"
+    redis_client.hset(
+        keys.gift("ok_id").encode()[: -len(b"ok_id")] + bad_id,
+        mapping={"creator_address": "0x1", "created_at": "2026-11-01T10:00:00Z"},
+    )
+    redis_client.hset(keys.gift("bad_value"), mapping={"creator_address": b"0x\xfe"})
+    redis_client.sadd(keys.dirty, bad_id, "bad_value")
+
+    result = sync_gifts(conn, redis_client, keys=keys)
+
+    assert (result.synced, result.quarantined, result.missing) == (0, 2, 0)
+    rejects = dict(conn.execute("select gift_id, reject_reason from quarantine.gift_analytics"))
+    assert set(rejects) == {"g\\xff", "bad_value"}
+    assert "creator_address='0x\\xfe' contains a NUL byte or invalid UTF-8" in rejects["bad_value"]

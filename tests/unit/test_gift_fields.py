@@ -19,12 +19,12 @@ def test_timestamps_become_utc_and_offsets_are_applied():
     row, _ = parse_gift(
         "g",
         {
-            "created_at": "2026-11-02T01:30:00+02:00",
+            "created_at": "2026-11-01T01:30:00+02:00",
             "claimed_at": "2026-11-01T10:00:00.000Z",
             "viewed_at": "2026-11-01T10:00:00",
         },
     )
-    assert _value(row, "gift_created_at") == "2026-11-01T23:30:00+00:00"
+    assert _value(row, "gift_created_at") == "2026-10-31T23:30:00+00:00"
     assert _value(row, "gift_claimed_at") == "2026-11-01T10:00:00.000Z"  # canonical: as is
     assert _value(row, "gift_viewed_at") == "2026-11-01T10:00:00+00:00"  # no offset: UTC
 
@@ -63,8 +63,16 @@ def test_every_broken_field_is_reported_at_once():
     ("fields", "message"),
     [
         ({"country": "A\x00R"}, "country='A\\x00R' contains a NUL byte"),
-        ({"created_at": "9999-12-31T23:59:59-01:00"}, "is not an ISO-8601 timestamp"),
-        ({"created_at": "0001-01-01T00:00:00+01:00"}, "is not an ISO-8601 timestamp"),
+        ({"created_at": "9999-12-31T23:59:59-01:00"}, "is outside the supported date range"),
+        ({"created_at": "0001-01-01T00:00:00+01:00"}, "is outside the supported date range"),
+        (
+            {"device_type": "mobile\udcff"},  # an invalid byte, as the Redis client hands it over
+            "device_type='mobile\\xff' contains a NUL byte or invalid UTF-8",
+        ),
+        (
+            {"created_at": "2026-11-01T10:00:00Z", "claimed_at": "2026-11-01T09:59:59Z"},
+            "claimed_at='2026-11-01T09:59:59Z' is earlier than created_at='2026-11-01T10:00:00Z'",
+        ),
         ({"claimed_at": "3026-01-01T00:00:00Z"}, "is in the future (after 2026-11-02"),
     ],
 )
