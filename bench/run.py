@@ -90,12 +90,14 @@ def add_mart_rows(table: Table, target, args) -> None:
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
     note = f"dbt's own elapsed_time {t.dbt_elapsed_s:.2f}s; embed rows {t.embed_rows:,}"
-    table.add("dbt build +funnel +activity +embed", t.dbt_s, "s", note)
+    table.add("dbt run +funnel +activity +embed", t.dbt_s, "s", note)
+    note = "the same models plus their dbt tests (which scan the 1M gifts)"
+    table.add("dbt build +funnel +activity +embed", t.build_s, "s", note)
     table.add("hand-written SQL, funnel + activity", t.hand_s, "s", f"same rows as dbt: {same}")
     table.add("dbt start-up (run of one view)", t.startup_s, "s")
     table.add("ratio dbt / hand", t.dbt_s / t.hand_s, "x")
     table.add("ratio (dbt - start-up) / hand", (t.dbt_s - t.startup_s) / t.hand_s, "x")
-    note = f"dbt {t.dbt_s:.2f}s: {verdict(t.within_budget)}"
+    note = f"dbt run {t.dbt_s:.2f}s: {verdict(t.within_budget)}"
     table.add("budget 2 x hand + start-up", t.budget_s, "s", note)
 
 
