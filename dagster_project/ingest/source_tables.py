@@ -1,0 +1,39 @@
+"""The app-database tables the extract-load reads: one declaration each (DESIGN.md §4).
+
+A table declares its primary key (the upsert key in `raw`) and its cursor column: the
+extract-load reads rows whose cursor is at or past the stored cursor minus `overlap`, so a
+row that committed late with an earlier cursor value is still picked up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+DEFAULT_OVERLAP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    system: str  # cryptogift | yesgoddess | wallet | everreach | mashups
+    table: str  # table name in the app database
+    primary_key: tuple[str, ...]
+    cursor: str  # a timestamp column (updated_at, created_at) or a monotonic id
+    overlap: timedelta | int = DEFAULT_OVERLAP  # timedelta for timestamps, int for ids
+    schema: str | None = None  # schema in the app database (None: the default one)
+
+    @property
+    def raw_table(self) -> str:
+        return f"{self.system}__{self.table}"
+
+    @property
+    def asset_key(self) -> list[str]:
+        return ["raw", self.raw_table]
+
+    @property
+    def sync_id(self) -> str:
+        return f"el:{self.raw_table}"
+
+    @property
+    def url_env(self) -> str:
+        return f"SOURCE_{self.system.upper()}_URL"
