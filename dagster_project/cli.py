@@ -55,51 +55,17 @@ def _cmd_env(_args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    import redis
+    from dagster_project.simulate.run import ExternalTarget, simulate
 
-    from dagster_project.local.environment import EMBEDDED_REDIS_FLAG, apply_env
-    from dagster_project.settings import gift_counter_prefix, gift_key_prefix
-    from dagster_project.simulate.gifts import clear_gifts, simulate_gifts
-
-    apply_env(dagster_home=False)
-    if not os.environ.get(EMBEDDED_REDIS_FLAG) and not args.allow_external_redis:
-        print(
-            f"refusing to write simulated gifts into REDIS_URL={os.environ['REDIS_URL']}: it is "
-            "not the embedded Redis and may hold real gifts. Unset REDIS_URL, or pass "
-            "--allow-external-redis if this Redis is a scratch one.",
-            file=sys.stderr,
-        )
+    try:
+        simulate(
+            args.systems.split(","), days=args.days, gifts=args.gifts,
+            events_per_day=args.events_per_day, seed=args.seed, end=args.end,
+            reset=args.reset, allow_external=args.allow_external,
+        )  # fmt: skip
+    except ExternalTarget as exc:
+        print(exc, file=sys.stderr)
         return 2
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    prefix = gift_key_prefix()
-    if args.reset:
-        removed = clear_gifts(client, prefix=prefix, counter_prefix=gift_counter_prefix())
-        print(f"  removed {removed:,} earlier gift keys from Redis")
-    tty = sys.stdout.isatty()
-    shown: set[int] = set()
-
-    def progress(done: int, total: int) -> None:
-        if tty:
-            print(f"\r  gifts written to Redis: {done:,}/{total:,}", end="", flush=True)
-        elif (quarter := 4 * done // total) not in shown:  # logs get a line per 25%
-            shown.add(quarter)
-            print(f"  gifts written to Redis: {done:,}/{total:,}", flush=True)
-
-    summary = simulate_gifts(
-        client,
-        days=args.days,
-        gifts=args.gifts,
-        seed=args.seed,
-        end=args.end,
-        prefix=prefix,
-        counter_prefix=gift_counter_prefix(),
-        progress=progress,
-    )
-    print(
-        f"{chr(10) if tty else ''}  simulated {summary.gifts:,} gifts over {summary.days} days "
-        f"({summary.start} … {summary.end}), {summary.campaigns} campaigns, "
-        f"{summary.malformed} with a malformed value"
-    )
     return 0
 
 
@@ -136,29 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
         func=_cmd_env
     )
 
-    sim = sub.add_parser("simulate", help="write simulated CryptoGift gifts into Redis")
+    sim = sub.add_parser("simulate", help="write simulated app data into the source systems")
+    sim.add_argument(
+        "--systems", default="gifts,yesgoddess",
+        help="comma-separated: gifts (Redis), yesgoddess (its app database)",
+    )  # fmt: skip
     sim.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     sim.add_argument("--gifts", type=int, default=None, help="total gifts (default ~1,700/day)")
+    sim.add_argument("--events-per-day", type=int, default=20_000, help="YesGoddess events/day")
+    sim.add_argument("--seed", type=int, default=42, help="random seed")
+    sim.add_argument("--end", type=date.fromisoformat, default=None,
+                     help="last simulated UTC day, YYYY-MM-DD (default today; a past day and "
+                          "the same seed give the same data)")  # fmt: skip
+    sim.add_argument("--reset", action="store_true", help="remove earlier simulated data first")
     sim.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        help="random seed (same seed and --end in the past: same data)",
-    )
-    sim.add_argument(
-        "--end",
-        type=date.fromisoformat,
-        default=None,
-        help="last simulated UTC day, YYYY-MM-DD (default today)",
-    )
-    sim.add_argument(
-        "--reset", action="store_true", help="remove every key under the gift prefixes first"
-    )
-    sim.add_argument(
-        "--allow-external-redis",
-        action="store_true",
-        help="write into a REDIS_URL that is not the embedded Redis (a scratch Redis only)",
-    )
+        "--allow-external", action="store_true",
+        help="write into a REDIS_URL / SOURCE_*_URL that is not embedded (scratch ones only)",
+    )  # fmt: skip
     sim.set_defaults(func=_cmd_simulate)
 
     demo = sub.add_parser("demo", help="simulate, run the whole pipeline, print what it built")

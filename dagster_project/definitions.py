@@ -7,15 +7,21 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import warehouse_dbt_assets
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
-from dagster_project.jobs import gift_refresh_job
+from dagster_project.assets.ingest_sources import source_table_asset
+from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.jobs import gift_refresh_job, yesgoddess_refresh_job
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.sensors import gift_dirty_sensor
 
 defs = Definitions(
-    assets=[gift_analytics, warehouse_dbt_assets],
+    assets=[
+        gift_analytics,
+        *(source_table_asset(spec) for spec in SOURCE_TABLES),
+        warehouse_dbt_assets,
+    ],
     asset_checks=[gift_quarantine_rate],
-    jobs=[gift_refresh_job],
+    jobs=[gift_refresh_job, yesgoddess_refresh_job],
     sensors=[gift_dirty_sensor],
     resources={
         "warehouse": WarehouseResource(),

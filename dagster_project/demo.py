@@ -21,6 +21,10 @@ SUMMARY_TABLES = [
     "marts.fct_gift_funnel_daily",
     "marts.fct_gift_activity_daily",
     "embed.gift_funnel_public",
+    "raw.yesgoddess__events",
+    "raw.yesgoddess__attribution",
+    "staging.stg_yesgoddess__events",
+    "quarantine.yesgoddess__events",
 ]
 
 LAST_7_DAYS_SQL = """
@@ -57,24 +61,30 @@ def _heartbeat(label: str, every: float = 10.0):
         thread.join()
 
 
-def run_gift_refresh(instance=None, *, quiet: bool = True):
-    """Execute the `gift_refresh` job (Redis sync + gift marts + dbt tests) through Dagster."""
+def run_job(name: str, instance=None, *, quiet: bool = True):
+    """Execute a job of the Definitions through Dagster (recorded in its instance)."""
     from dagster import DagsterInstance
 
     from dagster_project.definitions import defs
 
     level = "ERROR" if quiet else "INFO"
-    return defs.resolve_job_def("gift_refresh").execute_in_process(
+    return defs.resolve_job_def(name).execute_in_process(
         instance=instance or DagsterInstance.get(),
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         raise_on_error=False,
     )
 
 
+def run_gift_refresh(instance=None, *, quiet: bool = True):
+    """The `gift_refresh` job: Redis sync, gift marts and their tests."""
+    return run_job("gift_refresh", instance, quiet=quiet)
+
+
 def _print_materializations(result) -> None:
     for event in result.get_asset_materialization_events():
         mat = event.materialization
-        meta = {k: v.value for k, v in mat.metadata.items() if k.startswith(("gifts_", "still"))}
+        shown = ("gifts_", "still", "rows_landed")
+        meta = {k: v.value for k, v in mat.metadata.items() if k.startswith(shown)}
         extra = "  " + ", ".join(f"{k}={v}" for k, v in meta.items()) if meta else ""
         print(f"  materialized {mat.asset_key.to_user_string()}{extra}")
     checks = [
@@ -108,16 +118,22 @@ def _print_summary(url: str) -> None:
             print(f"  - {reason}")
 
 
-def _reset_gift_tables(url: str) -> None:
-    """A demo shows one simulation: gifts landed by an earlier demo would linger in raw."""
+DEMO_RESET = ("raw.gift_analytics", "quarantine.gift_analytics", "raw.yesgoddess__events",
+              "raw.yesgoddess__attribution")  # fmt: skip
+
+
+def _reset_demo_tables(url: str) -> None:
+    """A demo shows one simulation: rows landed by an earlier demo would linger in raw,
+    and the extract-load cursors would skip the re-simulated history."""
     with psycopg.connect(url) as conn:
-        tables = conn.execute(
-            "select to_regclass('raw.gift_analytics'), to_regclass('quarantine.gift_analytics')"
-        ).fetchone()
-        existing = [t for t in tables if t]
+        existing = [
+            t for t in DEMO_RESET if conn.execute("select to_regclass(%s)", [t]).fetchone()[0]
+        ]
         if existing:
             conn.execute(f"truncate {', '.join(existing)}")
-            print("  emptied raw.gift_analytics and quarantine.gift_analytics (earlier demo)")
+            print(f"  emptied {', '.join(existing)} (an earlier demo)")
+        if conn.execute("select to_regclass('ops.sync_state')").fetchone()[0]:
+            conn.execute("delete from ops.sync_state where id like 'el:yesgoddess__%'")
 
 
 def run_demo(*, gifts: int, days: int, seed: int) -> int:
@@ -140,15 +156,13 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
         )
         return 2
 
-    _step(2, 4, f"simulating {gifts:,} CryptoGift gifts over {days} days into Redis")
-    _reset_gift_tables(env["WAREHOUSE_URL"])
-    from dagster_project.cli import main as cli_main
+    _step(2, 4, f"simulating {days} days: CryptoGift gifts (Redis), YesGoddess events")
+    _reset_demo_tables(env["WAREHOUSE_URL"])
+    from dagster_project.simulate.run import simulate
 
-    simulate = ["simulate", "--reset", "--gifts", str(gifts), "--days", str(days)]
-    if cli_main([*simulate, "--seed", str(seed)]) != 0:
-        return 2
+    simulate(["gifts", "yesgoddess"], days=days, gifts=gifts, seed=seed, reset=True)
 
-    _step(3, 4, "materializing raw/gift_analytics → staging → marts → embed through Dagster")
+    _step(3, 4, "materializing sources → raw → staging → marts → embed through Dagster")
     from dagster_project.project import ensure_manifest
 
     ensure_manifest()
@@ -161,10 +175,11 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
         open(log_path, "w") as log,
         redirect_stdout(log),
     ):
-        result = run_gift_refresh()
-    _print_materializations(result)
-    if not result.success:
-        print("\nthe run failed; open the UI (make ui) to see which step and why")
+        results = [run_job("gift_refresh"), run_job("yesgoddess_refresh")]
+    for result in results:
+        _print_materializations(result)
+    if not all(r.success for r in results):
+        print("\na run failed; open the UI (make ui) to see which step and why")
         return 1
 
     _step(4, 4, "what was built")

@@ -9,3 +9,15 @@ gift_refresh_job = define_asset_job(
     selection=AssetSelection.assets(["raw", "gift_analytics"]).downstream(),
     description="Sync dirty gifts from Redis, then rebuild and test the gift marts.",
 )
+
+
+_yesgoddess = AssetSelection.assets(
+    ["raw", "yesgoddess__events"], ["raw", "yesgoddess__attribution"]
+).downstream()
+
+yesgoddess_refresh_job = define_asset_job(
+    name="yesgoddess_refresh",
+    # upstream too: the event-type seed the staging models check against
+    selection=_yesgoddess | _yesgoddess.upstream(),
+    description="Extract-load YesGoddess events and attribution, then staging and quarantine.",
+)

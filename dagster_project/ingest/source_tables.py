@@ -37,3 +37,11 @@ class SourceTable:
     @property
     def url_env(self) -> str:
         return f"SOURCE_{self.system.upper()}_URL"
+
+
+# The app-database tables the warehouse loads (more systems join as their marts land).
+SOURCE_TABLES: tuple[SourceTable, ...] = (
+    # events may be delivered twice: ingest_seq (arrival order) is the row's identity
+    SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at"),
+    SourceTable("yesgoddess", "attribution", ("id",), "created_at"),
+)

@@ -10,11 +10,12 @@ def test_simulate_refuses_a_redis_that_is_not_the_embedded_one(
     redis_client, gift_prefix, monkeypatch, capsys
 ):
     monkeypatch.delenv(EMBEDDED_REDIS_FLAG, raising=False)  # REDIS_URL came from outside
-    assert main(["simulate", "--gifts", "5"]) == 2
-    assert "refusing to write simulated gifts" in capsys.readouterr().err
+    assert main(["simulate", "--systems", "gifts", "--gifts", "5"]) == 2
+    assert "refusing to write simulated data into REDIS_URL" in capsys.readouterr().err
     assert redis_client.scard(f"{gift_prefix}dirty") == 0
 
-    assert main(["simulate", "--gifts", "5", "--days", "2", "--allow-external-redis"]) == 0
+    argv = ["simulate", "--systems", "gifts", "--gifts", "5", "--days", "2", "--allow-external"]
+    assert main(argv) == 0
     assert redis_client.scard(f"{gift_prefix}dirty") == 5
 
 

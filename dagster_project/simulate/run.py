@@ -1,0 +1,108 @@
+"""`analytics simulate`: fill the embedded source systems with simulated app data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+
+import psycopg
+import redis
+
+from dagster_project.local.environment import (
+    EMBEDDED_REDIS_FLAG,
+    EMBEDDED_WAREHOUSE_FLAG,
+    apply_env,
+)
+from dagster_project.settings import gift_counter_prefix, gift_key_prefix, libpq_url
+
+SYSTEMS = ("gifts", "yesgoddess")
+
+
+class ExternalTarget(RuntimeError):
+    """The simulator would write fake data into a system that is not the embedded one."""
+
+
+def progress_printer(label: str) -> Callable[[int, int], None]:
+    """`\\r` updates on a terminal; in a log, one line per quarter."""
+    tty = sys.stdout.isatty()
+    shown: set[int] = set()
+
+    def show(done: int, total: int) -> None:
+        if tty:
+            end = "\n" if done >= total else ""
+            print(f"\r  {label}: {done:,}/{total:,}", end=end, flush=True)
+        elif (quarter := 4 * done // max(1, total)) not in shown:
+            shown.add(quarter)
+            print(f"  {label}: {done:,}/{total:,}", flush=True)
+
+    return show
+
+
+def _refuse_external(flag: str, variable: str, allow: bool) -> None:
+    if not os.environ.get(flag) and not allow:
+        raise ExternalTarget(
+            f"refusing to write simulated data into {variable}: it is not the embedded "
+            "service and may hold real data. Unset it, or pass --allow-external if it is a "
+            "scratch one."
+        )
+
+
+def simulate_gift_system(*, days, gifts, seed, end, reset, allow_external) -> None:
+    from dagster_project.simulate.gifts import clear_gifts, simulate_gifts
+
+    _refuse_external(EMBEDDED_REDIS_FLAG, f"REDIS_URL={os.environ['REDIS_URL']}", allow_external)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    prefix, counters = gift_key_prefix(), gift_counter_prefix()
+    if reset:
+        removed = clear_gifts(client, prefix=prefix, counter_prefix=counters)
+        print(f"  removed {removed:,} earlier gift keys from Redis")
+    summary = simulate_gifts(
+        client, days=days, gifts=gifts, seed=seed, end=end, prefix=prefix,
+        counter_prefix=counters, progress=progress_printer("gifts written to Redis"),
+    )  # fmt: skip
+    print(
+        f"  simulated {summary.gifts:,} gifts over {summary.days} days "
+        f"({summary.start} … {summary.end}), {summary.campaigns} campaigns, "
+        f"{summary.malformed} with a malformed value"
+    )
+
+
+def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset, allow_external):
+    from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
+
+    url = os.environ["SOURCE_YESGODDESS_URL"]
+    _refuse_external(EMBEDDED_WAREHOUSE_FLAG, "SOURCE_YESGODDESS_URL", allow_external)
+    with psycopg.connect(libpq_url(url)) as conn:
+        create_tables(conn)
+        summary = simulate_yesgoddess(
+            conn, days=days, events_per_day=events_per_day, seed=seed, end=end, reset=reset,
+            progress=progress_printer("YesGoddess days written"),
+        )  # fmt: skip
+    print(
+        f"  simulated {summary.events:,} YesGoddess events ({summary.duplicates:,} delivered "
+        f"twice, {summary.late:,} late, {summary.malformed:,} malformed) and "
+        f"{summary.attribution:,} attribution rows"
+    )
+
+
+def simulate(
+    systems: list[str],
+    *,
+    days: int = 30,
+    gifts: int | None = None,
+    events_per_day: int = 20_000,
+    seed: int = 42,
+    end: date | None = None,
+    reset: bool = False,
+    allow_external: bool = False,
+) -> None:
+    apply_env(dagster_home=False)
+    common = {"days": days, "seed": seed, "end": end, "reset": reset}
+    if "gifts" in systems:
+        simulate_gift_system(gifts=gifts, allow_external=allow_external, **common)
+    if "yesgoddess" in systems:
+        simulate_yesgoddess_system(
+            events_per_day=events_per_day, allow_external=allow_external, **common
+        )

@@ -1,0 +1,108 @@
+"""YesGoddess: simulated app database → extract-load → staging and quarantine (real dbt)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pandas as pd
+import psycopg
+import pytest
+
+from dagster_project.ingest.extract_load import extract_load, source_engine
+from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.settings import REPO_ROOT
+from dagster_project.simulate.yesgoddess import EVENT_TYPES, create_tables, simulate_yesgoddess
+from tests.conftest import run_dbt
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"\+?[0-9][0-9 ().-]{7,}[0-9]")
+
+
+@pytest.fixture
+def landed(conn, warehouse_url):
+    """Simulate into schema yg_src of the test database, land it, build staging."""
+    with psycopg.connect(warehouse_url) as app:
+        app.execute("drop schema if exists yg_src cascade")
+        create_tables(app, schema="yg_src")
+        summary = simulate_yesgoddess(
+            app, days=3, events_per_day=1500, seed=11, end=date(2026, 3, 31), schema="yg_src",
+            duplicate_share=0.05, late_share=0.05, pii_share=0.05, malformed_share=0.03,
+        )  # fmt: skip
+    engine = source_engine(warehouse_url)
+    for spec in SOURCE_TABLES:
+        if spec.system == "yesgoddess":
+            extract_load(conn, engine, replace(spec, schema="yg_src"))
+    engine.dispose()
+    run_dbt("build", "--quiet", "--select", "source:yesgoddess+", "yesgoddess_event_types")
+    yield summary
+    with psycopg.connect(warehouse_url, autocommit=True) as app:
+        app.execute("drop schema if exists yg_src cascade")
+
+
+def _frame(conn, query: str) -> pd.DataFrame:
+    cur = conn.execute(query)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def _expected_reason(row) -> str | None:
+    """The staging rules, recomputed in Python from the raw first arrivals."""
+    props = row.props_json
+    if pd.isna(row.occurred_at):
+        return "occurred_at is missing"
+    if row.occurred_at > row.created_at + timedelta(days=1):
+        return "in the future"
+    if row.event_type not in EVENT_TYPES:
+        return "is not in the taxonomy"
+    if not isinstance(props, dict):
+        return "props_json is not a JSON object"
+    for key in ("revenue_cents", "engagement_ms"):
+        value = props.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"props_json.{key} is not a number"
+    return None
+
+
+def test_first_arrivals_are_split_into_staging_and_quarantine_by_the_rules(landed, conn):
+    raw = _frame(conn, "select * from raw.yesgoddess__events")
+    first = raw.sort_values("ingest_seq").drop_duplicates("id", keep="first")
+    first["reason"] = first.apply(_expected_reason, axis=1)
+
+    staged = _frame(conn, "select event_id, ingest_seq from staging.stg_yesgoddess__events")
+    rejected = _frame(conn, "select event_id, reject_reason from quarantine.yesgoddess__events")
+
+    assert len(raw) - raw["id"].nunique() == landed.duplicates > 0
+    expected_ok = first[first["reason"].isna()]
+    assert set(staged["event_id"]) == set(expected_ok["id"])
+    assert dict(zip(staged["event_id"], staged["ingest_seq"], strict=True)) == dict(
+        zip(expected_ok["id"], expected_ok["ingest_seq"], strict=True)
+    )  # the first arrival wins
+    expected_bad = first[first["reason"].notna()].set_index("id")["reason"]
+    assert set(rejected["event_id"]) == set(expected_bad.index)
+    for event_id, reason in zip(rejected["event_id"], rejected["reject_reason"], strict=True):
+        assert expected_bad[event_id] in reason, (event_id, reason)
+
+
+def test_no_email_or_phone_survives_into_staging_or_quarantine(landed, conn):
+    assert landed.pii > 0
+    for table in ("staging.stg_yesgoddess__events", "quarantine.yesgoddess__events"):
+        texts = [  # every text value of the props; hashes are the one allowed form
+            value
+            for (props,) in conn.execute(f"select props from {table}")
+            for value in props.values()
+            if isinstance(value, str) and not value.startswith("sha256:")
+        ]
+        leaks = [t for t in texts if EMAIL.search(t) or PHONE.search(t)]
+        assert texts and leaks == [], (table, leaks[:3])
+    hashed = conn.execute(
+        "select count(*) from staging.stg_yesgoddess__events "
+        "where props ->> 'contact_email' like 'sha256:%'"
+    ).fetchone()[0]
+    assert hashed > 0
+
+
+def test_the_taxonomy_seed_is_the_simulators_event_list():
+    with open(REPO_ROOT / "seeds" / "yesgoddess_event_types.csv") as fh:
+        assert sorted(r["event_type"] for r in csv.DictReader(fh)) == sorted(EVENT_TYPES)
