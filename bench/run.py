@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench import environment, floors, machine, marts, naive, sync
+from bench import extract_load as el
 from bench.report import Table, header, verdict
 from bench.timing import progress
 
@@ -26,6 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="gifts the naive loop really processes, its rate then extrapolated (0 = all)",
     )
     p.add_argument("--skip-dbt", action="store_true", help="skip the mart (dbt) figures")
+    p.add_argument("--el-rows", type=int, default=1_000_000, help="events for the extract-load")
+    p.add_argument("--skip-el", action="store_true", help="skip the extract-load figures")
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
@@ -35,9 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def measure_gifts(target, r, args):
     end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/4] sync_gifts (the production path)", flush=True)
+        print("[1/5] sync_gifts (the production path)", flush=True)
         sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/4] the seed's naive loop on the same dirty set", flush=True)
+        print("[2/5] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
@@ -46,7 +49,7 @@ def measure_gifts(target, r, args):
             f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
             f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
         )
-        print("[3/4] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+        print("[3/5] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
         stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
     return sync_s, result, run, stages
 
@@ -85,7 +88,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/4] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/5] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -99,6 +102,21 @@ def add_mart_rows(table: Table, target, args) -> None:
     table.add("ratio (dbt - start-up) / hand", (t.dbt_s - t.startup_s) / t.hand_s, "x")
     note = f"dbt run {t.dbt_s:.2f}s: {verdict(t.within_budget)}"
     table.add("budget 2 x hand + start-up", t.budget_s, "s", note)
+
+
+EL_TARGET = 100_000  # rows/s
+
+
+def add_extract_load_rows(table: Table, target, args) -> None:
+    print(f"[5/5] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    t = el.bench_extract_load(target, args.el_rows, args.repeat)
+    rate = t.rows / t.el_s
+    table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
+    table.add("extract_load (COPY pipe + upsert + cursor)", t.el_s, "s", "empty raw table")
+    note = f">= {EL_TARGET:,}: {verdict(rate >= EL_TARGET)}"
+    table.add("extract-load throughput", rate, "rows/s", note)
+    table.add("bare COPY of the same rows", t.copy_s, "s", "no key, no upsert")
+    table.add("ratio extract-load / bare COPY (time)", t.el_s / t.copy_s, "x")
 
 
 def print_header(target, r, args) -> None:
@@ -129,6 +147,8 @@ def main(argv=None) -> None:
         add_floor_rows(table, args.gifts, sync_s, run.total_ids, stages)
         if not args.skip_dbt:
             add_mart_rows(table, target, args)
+        if not args.skip_el:
+            add_extract_load_rows(table, target, args)
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
