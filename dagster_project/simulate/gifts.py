@@ -14,9 +14,15 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from itertools import accumulate
+
+from dagster_project.simulate.clock import DAY as _DAY
+from dagster_project.simulate.clock import EPOCH as _EPOCH
+from dagster_project.simulate.clock import HOUR as _HOUR
+from dagster_project.simulate.clock import MIN as _MIN
+from dagster_project.simulate.clock import window as _window
 
 FIELDS = (
     "gift_id",
@@ -41,10 +47,6 @@ FIELDS = (
 )
 COUNTED = {"created_at": "created", "viewed_at": "viewed", "claimed_at": "claimed"}
 
-_EPOCH = datetime(1970, 1, 1)
-_MIN = 60_000
-_HOUR = 60 * _MIN
-_DAY = 24 * _HOUR
 
 # UTC hour weights: the audience is mostly Americas + Europe, so evenings UTC peak.
 _WEEKDAY_HOURS = [3, 2, 2, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 13, 15, 16, 16, 13, 9, 5]
@@ -168,30 +170,12 @@ def _iso(ms: int) -> str:
     return f"{_day_str(day)}T{hour:02d}:{minute:02d}:{rem // 1000:02d}.{rem % 1000:03d}Z"
 
 
-def _epoch_ms(d: date) -> int:
-    return (d - _EPOCH.date()).days * _DAY
-
-
 def _address(rng: random.Random) -> str:
     return f"0x{rng.getrandbits(160):040x}"
 
 
 def _lognormal_ms(rng: random.Random, median_ms: float, sigma: float) -> int:
     return max(1_000, int(rng.lognormvariate(math.log(median_ms), sigma)))
-
-
-def _window(end: date | None, days: int) -> tuple[date, date, int, int]:
-    """Start/end days and [start_ms, cutoff_ms): nothing may happen after now or after `end`."""
-    if days < 1:
-        raise ValueError("days must be >= 1")
-    now = datetime.now(UTC).replace(tzinfo=None)
-    end = end or now.date()
-    start = end - timedelta(days=days - 1)
-    now_ms = (now - _EPOCH) // timedelta(milliseconds=1)
-    cutoff = min(_epoch_ms(end) + _DAY, now_ms)
-    if cutoff <= _epoch_ms(start):
-        raise ValueError(f"simulation window starting {start} lies entirely in the future")
-    return start, end, _epoch_ms(start), cutoff
 
 
 def _creation_times(

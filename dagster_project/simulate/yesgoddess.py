@@ -39,13 +39,30 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
 
 import psycopg
 from psycopg import sql
+
+from dagster_project.simulate.clock import (
+    DAY as _DAY,
+)
+from dagster_project.simulate.clock import (
+    EPOCH as _EPOCH,
+)
+from dagster_project.simulate.clock import (
+    HOUR as _HOUR,
+)
+from dagster_project.simulate.clock import (
+    MIN as _MIN,
+)
+from dagster_project.simulate.clock import (
+    SEC as _SEC,
+)
+from dagster_project.simulate.clock import window as _window
 
 EVENT_TYPES = (
     # user
@@ -157,11 +174,6 @@ create table if not exists {schema}.attribution (
 create index if not exists attribution_created_at_idx on {schema}.attribution (created_at);
 """
 
-_EPOCH = datetime(1970, 1, 1)
-_SEC = 1_000
-_MIN = 60 * _SEC
-_HOUR = 60 * _MIN
-_DAY = 24 * _HOUR
 
 # UTC hour weights: Americas + Europe audience, so the peak is the UTC evening.
 _WEEKDAY_HOURS = [4, 3, 2, 2, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 16, 14, 10, 6]
@@ -429,10 +441,6 @@ def _iso(ms: int) -> str:
     return f"{_minute_str(minute)}:{rem // 1000:02d}.{rem % 1000:03d}Z"
 
 
-def _epoch_ms(d: date) -> int:
-    return (d - _EPOCH.date()).days * _DAY
-
-
 def _uuid(rng: random.Random) -> str:
     h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
@@ -453,20 +461,6 @@ def _cuid(rng: random.Random) -> str:
 def _lognormal(rng: random.Random, median: float, sigma: float, lo: int, hi: int) -> int:
     # gauss() is cheaper than lognormvariate()'s rejection sampling; same distribution
     return min(hi, max(lo, int(median * math.exp(sigma * rng.gauss()))))
-
-
-def _window(end: date | None, days: int) -> tuple[date, date, int, int]:
-    """Start/end days and [start_ms, cutoff_ms): nothing may happen after now or after `end`."""
-    if days < 1:
-        raise ValueError("days must be >= 1")
-    now = datetime.now(UTC).replace(tzinfo=None)
-    end = end or now.date()
-    start = end - timedelta(days=days - 1)
-    now_ms = (now - _EPOCH) // timedelta(milliseconds=1)
-    cutoff = min(_epoch_ms(end) + _DAY, now_ms)
-    if cutoff <= _epoch_ms(start):
-        raise ValueError(f"simulation window starting {start} lies entirely in the future")
-    return start, end, _epoch_ms(start), cutoff
 
 
 def _weekday(day_ms: int) -> int:
