@@ -48,13 +48,15 @@ def _embedded_test_urls() -> None:
     if os.environ.get("WAREHOUSE_URL"):
         _refuse_a_warehouse_that_may_matter(os.environ["WAREHOUSE_URL"])
     else:
+        # ANALYTICS_TEST_DATABASE lets two test runs share the embedded server
+        database = os.environ.get("ANALYTICS_TEST_DATABASE", "warehouse_test")
         ports = services.start_postgres()
         with psycopg.connect(ports.postgres_url("postgres"), autocommit=True) as conn:
             if not conn.execute(
-                "select 1 from pg_database where datname='warehouse_test'"
+                "select 1 from pg_database where datname = %s", (database,)
             ).fetchone():
-                conn.execute("create database warehouse_test")
-        os.environ["WAREHOUSE_URL"] = ports.postgres_url("warehouse_test")
+                conn.execute(f'create database "{database}"')
+        os.environ["WAREHOUSE_URL"] = ports.postgres_url(database)
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = services.start_redis().redis_url(15)
 

@@ -81,7 +81,9 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
         )
         defs.append(sql.SQL("primary key ({})").format(_idents(spec.primary_key)))
         conn.execute(sql.SQL("create table {} ({})").format(table, sql.SQL(", ").join(defs)))
+        _ensure_indexes(conn, spec)
         return []
+    _ensure_indexes(conn, spec)
     landed = {
         r[0]
         for r in conn.execute(
@@ -100,6 +102,21 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
     return added
 
 
+def _ensure_indexes(conn: psycopg.Connection, spec: SourceTable) -> None:
+    for column in (LOADED_AT, *spec.indexes):
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{spec.raw_table}__{column}_idx"),
+                sql.Identifier("raw", spec.raw_table),
+                sql.Identifier(column),
+            )
+        )
+
+
+def _as_text(alias: str, columns: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(alias, c)) for c in columns)
+
+
 def _idents(names) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
@@ -111,14 +128,20 @@ def _upsert(conn: psycopg.Connection, spec: SourceTable, columns: list[str]) -> 
         if c not in spec.primary_key
     ]
     updates.append(sql.SQL("{} = now()").format(sql.Identifier(LOADED_AT)))
+    # A row re-read in the overlap window and unchanged keeps its _loaded_at, so only
+    # real arrivals and changes look new to the late-arrival sensor.
     return sql.SQL(
-        "insert into {table} ({cols}) select {cols} from el_batch "
-        "on conflict ({pk}) do update set {updates}"
+        "insert into {table} as landed ({cols}) select {cols} from el_batch "
+        "on conflict ({pk}) do update set {updates} "
+        "where ({landed_cols}) is distinct from ({excluded_cols})"
     ).format(
         table=sql.Identifier("raw", spec.raw_table),
         cols=_idents(columns),
         pk=_idents(spec.primary_key),
         updates=sql.SQL(", ").join(updates),
+        # compared as text: json (unlike jsonb) has no equality operator
+        landed_cols=_as_text("landed", columns),
+        excluded_cols=_as_text("excluded", columns),
     )
 
 

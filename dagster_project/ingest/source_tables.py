@@ -21,6 +21,9 @@ class SourceTable:
     cursor: str  # a timestamp column (updated_at, created_at) or a monotonic id
     overlap: timedelta | int = DEFAULT_OVERLAP  # timedelta for timestamps, int for ids
     schema: str | None = None  # schema in the app database (None: the default one)
+    # raw columns to index: the event time the daily partitions filter on, join keys.
+    # `_loaded_at` is always indexed (the late-arrival sensor asks what landed since when).
+    indexes: tuple[str, ...] = ()
 
     @property
     def raw_table(self) -> str:
@@ -42,6 +45,22 @@ class SourceTable:
 # The app-database tables the warehouse loads (more systems join as their marts land).
 SOURCE_TABLES: tuple[SourceTable, ...] = (
     # events may be delivered twice: ingest_seq (arrival order) is the row's identity
-    SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at"),
-    SourceTable("yesgoddess", "attribution", ("id",), "created_at"),
+    # Event tables may deliver an event twice: ingest_seq (arrival order) is the row's
+    # identity in the app database and in raw; the event id is deduplicated in staging.
+    SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at", indexes=("occurred_at",)),
+    SourceTable("yesgoddess", "attribution", ("id",), "created_at", indexes=("event_id",)),
+    SourceTable("everreach", "app_events", ("ingest_seq",), "created_at", indexes=("occurred_at",)),
+    SourceTable("everreach", "prompts", ("prompt_id",), "created_at", indexes=("created_at",)),
+    SourceTable("everreach", "responses", ("response_id",), "created_at", indexes=("created_at",)),
+    # analytics_events has no arrival timestamp: its bigserial ingest_seq is the cursor,
+    # with 1000 ids of overlap for transactions that commit out of sequence order
+    SourceTable(
+        "mashups",
+        "analytics_events",
+        ("ingest_seq",),
+        "ingest_seq",
+        overlap=1000,
+        indexes=("timestamp",),
+    ),  # fmt: skip
+    SourceTable("mashups", "mashups", ("id",), "created_at"),
 )

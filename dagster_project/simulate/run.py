@@ -17,7 +17,12 @@ from dagster_project.local.environment import (
 )
 from dagster_project.settings import gift_counter_prefix, gift_key_prefix, libpq_url
 
-SYSTEMS = ("gifts", "yesgoddess")
+SYSTEMS = ("gifts", "yesgoddess", "everreach", "mashups")
+
+# App-database simulators: module dagster_project.simulate.<system> provides
+# create_tables(conn) and simulate_<system>(conn, *, days, events_per_day, seed, end,
+# reset, progress) returning a summary whose describe() is one line for the terminal.
+APP_SYSTEMS = ("everreach", "mashups")
 
 
 class ExternalTarget(RuntimeError):
@@ -87,6 +92,21 @@ def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset, allow_
     )
 
 
+def simulate_app_system(system, *, days, events_per_day, seed, end, reset, allow_external):
+    from importlib import import_module
+
+    module = import_module(f"dagster_project.simulate.{system}")
+    variable = f"SOURCE_{system.upper()}_URL"
+    _refuse_external(EMBEDDED_WAREHOUSE_FLAG, variable, allow_external)
+    with psycopg.connect(libpq_url(os.environ[variable])) as conn:
+        module.create_tables(conn)
+        summary = getattr(module, f"simulate_{system}")(
+            conn, days=days, events_per_day=events_per_day, seed=seed, end=end, reset=reset,
+            progress=progress_printer(f"{system} days written"),
+        )  # fmt: skip
+    print(f"  {summary.describe()}")
+
+
 def simulate(
     systems: list[str],
     *,
@@ -106,3 +126,8 @@ def simulate(
         simulate_yesgoddess_system(
             events_per_day=events_per_day, allow_external=allow_external, **common
         )
+    for system in APP_SYSTEMS:
+        if system in systems:
+            simulate_app_system(
+                system, events_per_day=events_per_day, allow_external=allow_external, **common
+            )

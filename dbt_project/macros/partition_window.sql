@@ -1,0 +1,41 @@
+{#-
+  The partition window [min_date, max_date) of a run: UTC days, half-open. Dagster passes
+  one per partitioned run (dagster_project/dbt_vars.py); the defaults cover everything.
+-#}
+
+{% macro window_start() -%}
+    '{{ var("min_date") }}'::date
+{%- endmacro %}
+
+{% macro window_end() -%}
+    '{{ var("max_date") }}'::date
+{%- endmacro %}
+
+{#- A timestamptz column inside the window. The bounds are constants, so an index on the
+    raw column serves the filter even through the staging views. -#}
+{% macro in_window(column) -%}
+    ({{ column }} >= {{ window_start() }}::timestamp at time zone 'utc'
+    and {{ column }} < {{ window_end() }}::timestamp at time zone 'utc')
+{%- endmacro %}
+
+{#- A date column inside the window. -#}
+{% macro in_date_window(column) -%}
+    ({{ column }} >= {{ window_start() }} and {{ column }} < {{ window_end() }})
+{%- endmacro %}
+
+{#-
+  incremental_strategy='window_replace': delete the window's rows from the mart, insert
+  the fresh ones, in the one transaction dbt's incremental materialization runs — a
+  re-run of a partition replaces it exactly (also a group that vanished from the window).
+  The model names its date column in config(window_column=...), default `date`.
+-#}
+{% macro get_incremental_window_replace_sql(arg_dict) %}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set column = config.get("window_column", "date") -%}
+    {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    delete from {{ target }}
+    where {{ in_date_window(column) }};
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict["temp_relation"] }}
+{% endmacro %}
