@@ -5,24 +5,29 @@ from __future__ import annotations
 from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
-from dagster_project.assets.dbt import warehouse_dbt_assets
+from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
+from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import gift_refresh_job, yesgoddess_refresh_job
+from dagster_project.jobs import daily_marts_job, events_daily_job, gift_refresh_job
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
-from dagster_project.sensors import gift_dirty_sensor
+from dagster_project.schedules import events_nightly_schedule
+from dagster_project.sensors import gift_dirty_sensor, late_arrival_sensor
 
 defs = Definitions(
     assets=[
         gift_analytics,
         *(source_table_asset(spec) for spec in SOURCE_TABLES),
+        user_agents,
         warehouse_dbt_assets,
+        daily_dbt_assets,
     ],
     asset_checks=[gift_quarantine_rate],
-    jobs=[gift_refresh_job, yesgoddess_refresh_job],
-    sensors=[gift_dirty_sensor],
+    jobs=[gift_refresh_job, events_daily_job, daily_marts_job],
+    schedules=[events_nightly_schedule],
+    sensors=[gift_dirty_sensor, late_arrival_sensor],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

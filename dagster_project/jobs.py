@@ -1,8 +1,12 @@
 """Jobs: named selections of assets that sensors and schedules launch."""
 
-from __future__ import annotations
-
 from dagster import AssetSelection, define_asset_job
+
+from dagster_project.assets.dbt import daily_dbt_assets
+from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.partitions import daily_partitions
+
+EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
 
 gift_refresh_job = define_asset_job(
     name="gift_refresh",
@@ -10,14 +14,25 @@ gift_refresh_job = define_asset_job(
     description="Sync dirty gifts from Redis, then rebuild and test the gift marts.",
 )
 
-
-_yesgoddess = AssetSelection.assets(
-    ["raw", "yesgoddess__events"], ["raw", "yesgoddess__attribution"]
+_event_sources = AssetSelection.assets(
+    *(spec.asset_key for spec in SOURCE_TABLES if spec.system in EVENT_SYSTEMS)
 ).downstream()
 
-yesgoddess_refresh_job = define_asset_job(
-    name="yesgoddess_refresh",
-    # upstream too: the event-type seed the staging models check against
-    selection=_yesgoddess | _yesgoddess.upstream(),
-    description="Extract-load YesGoddess events and attribution, then staging and quarantine.",
+events_daily_job = define_asset_job(
+    name="events_daily",
+    # upstream too: the seeds (event taxonomies, aliases) the staging models join
+    selection=_event_sources | _event_sources.upstream(),
+    partitions_def=daily_partitions,
+    description=(
+        "Extract-load the YesGoddess, EverReach and Mashups tables, rebuild their staging, "
+        "quarantine and whole-rebuild marts, then the daily marts of the partition (a "
+        "backfill of a range is one run over the whole window)."
+    ),
+)
+
+daily_marts_job = define_asset_job(
+    name="daily_marts",
+    selection=AssetSelection.assets(daily_dbt_assets),
+    partitions_def=daily_partitions,
+    description="Rebuild the daily-partitioned event marts of a partition from what is landed.",
 )

@@ -1,6 +1,10 @@
 """Sensors: react to the source systems."""
 
+import json
+from datetime import datetime
+
 from dagster import (
+    AssetRecordsFilter,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -10,9 +14,13 @@ from dagster import (
     sensor,
 )
 
+from dagster_project.assets.dbt import daily_dbt_assets
+from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
-from dagster_project.jobs import gift_refresh_job
-from dagster_project.resources import RedisResource
+from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.jobs import EVENT_SYSTEMS, daily_marts_job, gift_refresh_job
+from dagster_project.partitions import daily_partitions
+from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
 
 ACTIVE = [
@@ -44,3 +52,65 @@ def gift_dirty_sensor(context: SensorEvaluationContext, redis: RedisResource):
     if active:
         return SkipReason(f"{pending} dirty gifts wait for run {active[0].run_id} to finish")
     return RunRequest(tags={"dirty_gifts": str(pending)})
+
+
+def _partition_built_at(instance, asset_keys, day: str):
+    """Start of the newest run that materialized `day` of any of the assets (None: never).
+    Run start, not end: rows landing while the run was reading may be missing from it."""
+    started = []
+    for key in asset_keys:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
+        if records:
+            run = instance.get_run_record_by_id(records[0].run_id)
+            started.append(run.start_time if run and run.start_time else records[0].timestamp)
+    return max(started, default=None)
+
+
+@sensor(
+    job=daily_marts_job,
+    minimum_interval_seconds=300,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Every 5 minutes: finds event rows the extract-load landed for days whose daily "
+        "marts were already built (late arrivals, corrections) and re-runs daily_marts for "
+        "exactly those partitions; the run's tags name the tables and row times that "
+        "triggered it."
+    ),
+)
+def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
+    marks = json.loads(context.cursor) if context.cursor else {}
+    landed: dict[str, dict[str, datetime]] = {}  # day -> {raw table: newest landing}
+    with warehouse.connect() as conn:
+        for spec in SOURCE_TABLES:
+            if spec.event_time is None or spec.system not in EVENT_SYSTEMS:
+                continue
+            since = marks.get(spec.raw_table)
+            days, newest = landed_days(conn, spec, since and datetime.fromisoformat(since))
+            if newest is not None:
+                marks[spec.raw_table] = newest.isoformat()
+            for day, loaded in days.items():
+                landed.setdefault(day.isoformat(), {})[spec.raw_table] = loaded
+    context.update_cursor(json.dumps(marks))
+
+    partitions = set(daily_partitions.get_partition_keys())
+    requests = []
+    for day, tables in sorted(landed.items()):
+        built_at = _partition_built_at(context.instance, daily_dbt_assets.keys, day)
+        newest = max(tables.values())
+        if day not in partitions or built_at is None or newest.timestamp() <= built_at:
+            continue  # not built yet (the nightly run or a backfill will), or up to date
+        requests.append(
+            RunRequest(
+                partition_key=day,
+                run_key=f"late:{day}:{newest.isoformat()}",
+                tags={
+                    "late_arrivals": ", ".join(f"raw.{t}" for t in sorted(tables)),
+                    "landed_up_to": newest.isoformat(),
+                },
+            )
+        )
+    if not requests:
+        return SkipReason(f"no rows landed for already-built days ({len(landed)} days landed)")
+    return requests

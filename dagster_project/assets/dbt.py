@@ -1,18 +1,44 @@
-"""Every dbt model, seed and test as Dagster assets and asset checks."""
+"""Every dbt model, seed and test as Dagster assets and asset checks, in two sets split by
+selector: the daily-partitioned incremental marts (tag `daily`) and everything else."""
 
-from dagster import AssetExecutionContext
+import json
+
+from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from dagster_project.dbt_vars import window_vars
 from dagster_project.local.environment import apply_env
+from dagster_project.partitions import daily_partitions
 from dagster_project.project import dbt_project, ensure_manifest
 from dagster_project.translator import WarehouseTranslator
+
+DAILY = "tag:daily"
 
 
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
     dagster_dbt_translator=WarehouseTranslator(),
+    exclude=DAILY,
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     apply_env()  # dbt's profile reads WAREHOUSE_* from the environment
     yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseTranslator(),
+    select=DAILY,
+    partitions_def=daily_partitions,
+    # a backfill of any range is one dbt run over one window [first day, last day + 1)
+    backfill_policy=BackfillPolicy.single_run(),
+    name="daily_dbt_assets",
+)
+def daily_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    apply_env()
+    window = context.partition_time_window
+    dbt_vars = window_vars(window.start, window.end)
+    context.log.info(f"partition window [{dbt_vars['min_date']}, {dbt_vars['max_date']})")
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

@@ -103,7 +103,7 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
 
 
 def _ensure_indexes(conn: psycopg.Connection, spec: SourceTable) -> None:
-    for column in (LOADED_AT, *spec.indexes):
+    for column in spec.raw_indexes:
         conn.execute(
             sql.SQL("create index if not exists {} on {} ({})").format(
                 sql.Identifier(f"{spec.raw_table}__{column}_idx"),

@@ -21,9 +21,15 @@ class SourceTable:
     cursor: str  # a timestamp column (updated_at, created_at) or a monotonic id
     overlap: timedelta | int = DEFAULT_OVERLAP  # timedelta for timestamps, int for ids
     schema: str | None = None  # schema in the app database (None: the default one)
-    # raw columns to index: the event time the daily partitions filter on, join keys.
-    # `_loaded_at` is always indexed (the late-arrival sensor asks what landed since when).
+    # the column whose UTC day is a row's daily partition (event tables); the late-arrival
+    # sensor re-builds the days of rows that land after their partition was built
+    event_time: str | None = None
+    # more raw columns to index (join keys); `_loaded_at` and event_time always are
     indexes: tuple[str, ...] = ()
+
+    @property
+    def raw_indexes(self) -> tuple[str, ...]:
+        return ("_loaded_at", *filter(None, [self.event_time]), *self.indexes)
 
     @property
     def raw_table(self) -> str:
@@ -47,11 +53,13 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
     # events may be delivered twice: ingest_seq (arrival order) is the row's identity
     # Event tables may deliver an event twice: ingest_seq (arrival order) is the row's
     # identity in the app database and in raw; the event id is deduplicated in staging.
-    SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at", indexes=("occurred_at",)),
-    SourceTable("yesgoddess", "attribution", ("id",), "created_at", indexes=("event_id",)),
-    SourceTable("everreach", "app_events", ("ingest_seq",), "created_at", indexes=("occurred_at",)),
-    SourceTable("everreach", "prompts", ("prompt_id",), "created_at", indexes=("created_at",)),
-    SourceTable("everreach", "responses", ("response_id",), "created_at", indexes=("created_at",)),
+    SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at", event_time="occurred_at"),
+    SourceTable(
+        "yesgoddess", "attribution", ("id",), "created_at", indexes=("event_id", "created_at")
+    ),
+    SourceTable("everreach", "app_events", ("ingest_seq",), "created_at", event_time="occurred_at"),
+    SourceTable("everreach", "prompts", ("prompt_id",), "created_at", event_time="created_at"),
+    SourceTable("everreach", "responses", ("response_id",), "created_at", event_time="created_at"),
     # analytics_events has no arrival timestamp: its bigserial ingest_seq is the cursor,
     # with 1000 ids of overlap for transactions that commit out of sequence order
     SourceTable(
@@ -60,7 +68,7 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
         ("ingest_seq",),
         "ingest_seq",
         overlap=1000,
-        indexes=("timestamp",),
+        event_time="timestamp",
     ),  # fmt: skip
     SourceTable("mashups", "mashups", ("id",), "created_at"),
 )

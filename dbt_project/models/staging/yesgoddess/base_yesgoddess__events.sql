@@ -1,6 +1,6 @@
--- Every first arrival of an event, typed, with the reason it cannot be used (or null).
--- stg_yesgoddess__events keeps the usable rows, quarantine.yesgoddess__events the rest;
--- later deliveries of the same event id stay in raw only.
+-- Every arrival of an event with the reason it cannot be used (or null). Row checks only:
+-- stg_yesgoddess__events keeps the first usable arrival of each event, quarantine the
+-- unusable arrivals. No dedup here, so a filter on occurred_at reaches raw's index.
 with source as (
     select * from {{ source('yesgoddess', 'yesgoddess__events') }}
 ),
@@ -9,38 +9,32 @@ event_types as (
     select * from {{ ref('yesgoddess_event_types') }}
 ),
 
-first_arrivals as (
-    select distinct on (id) *
-    from source
-    order by id asc, ingest_seq asc
-),
-
 checked as (
     select
-        first_arrivals.*,
+        source.*,
         case
-            when first_arrivals.occurred_at is null then 'occurred_at is missing'
-            when first_arrivals.occurred_at > first_arrivals.created_at + interval '1 day'
-                then 'occurred_at ' || first_arrivals.occurred_at || ' is in the future'
+            when source.occurred_at is null then 'occurred_at is missing'
+            when source.occurred_at > source.created_at + interval '1 day'
+                then 'occurred_at ' || source.occurred_at || ' is in the future'
             when event_types.event_type is null
                 then
-                    'event_type ' || quote_literal(first_arrivals.event_type)
+                    'event_type ' || quote_literal(source.event_type)
                     || ' is not in the taxonomy (seeds/yesgoddess_event_types.csv)'
-            when coalesce(jsonb_typeof(first_arrivals.props_json), 'null') <> 'object'
+            when coalesce(jsonb_typeof(source.props_json), 'null') <> 'object'
                 then 'props_json is not a JSON object'
             when
-                jsonb_typeof(first_arrivals.props_json -> 'revenue_cents') not in ('number', 'null')
+                jsonb_typeof(source.props_json -> 'revenue_cents') not in ('number', 'null')
                 then
                     'props_json.revenue_cents is not a number: '
-                    || (first_arrivals.props_json ->> 'revenue_cents')
+                    || (source.props_json ->> 'revenue_cents')
             when
-                jsonb_typeof(first_arrivals.props_json -> 'engagement_ms') not in ('number', 'null')
+                jsonb_typeof(source.props_json -> 'engagement_ms') not in ('number', 'null')
                 then
                     'props_json.engagement_ms is not a number: '
-                    || (first_arrivals.props_json ->> 'engagement_ms')
+                    || (source.props_json ->> 'engagement_ms')
         end as reject_reason
-    from first_arrivals
-    left join event_types on first_arrivals.event_type = event_types.event_type
+    from source
+    left join event_types on source.event_type = event_types.event_type
 ),
 
 final as (

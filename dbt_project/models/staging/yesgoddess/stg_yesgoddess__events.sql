@@ -1,8 +1,17 @@
--- YesGoddess events: first arrival of each event id, usable rows only (the rest are in
--- quarantine.yesgoddess__events), UTC timestamps, PII scrubbed from the props.
+-- YesGoddess events: the first usable arrival of each event (the unusable ones are in
+-- quarantine.yesgoddess__events), PII scrubbed from the props.
+-- A redelivery repeats the event's id and occurred_at; deduplicating on both lets
+-- Postgres push a mart's occurred_at window into this view (a qual on a DISTINCT ON
+-- column is pushed down), so a day costs the same with any amount of history.
 with base as (
     select * from {{ ref('base_yesgoddess__events') }}
     where reject_reason is null
+),
+
+first_arrivals as (
+    select distinct on (occurred_at, id) *
+    from base
+    order by occurred_at asc, id asc, ingest_seq asc
 ),
 
 final as (
@@ -17,15 +26,16 @@ final as (
         ip_asset_id,
         license_id,
         session_id,
-        occurred_at at time zone 'UTC' as occurred_at,
-        (occurred_at at time zone 'UTC')::date as event_date,
-        created_at at time zone 'UTC' as arrived_at,
+        -- timestamptz as landed: an expression here would hide raw's index from filters
+        occurred_at,
+        (occurred_at at time zone 'utc')::date as event_date,
+        created_at as arrived_at,
         -- a visitor is the actor, or the session when anonymous (seed 001)
         coalesce('actor:' || actor_id, 'session:' || session_id) as visitor_key,
         (props_json ->> 'revenue_cents')::numeric as revenue_cents,
         (props_json ->> 'engagement_ms')::numeric as engagement_ms,
         {{ scrub_pii_json('props_json') }} as props
-    from base
+    from first_arrivals
 )
 
 select * from final

@@ -1,0 +1,38 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_replace',
+    window_column='date',
+    tags=['daily'],
+    on_schema_change='append_new_columns',
+) }}
+-- Seed 001's daily_metrics: one row per day and entity (project, IP asset, license; a
+-- missing one is null), rebuilt for the partition window on every run.
+with events as (
+    select * from {{ ref('stg_yesgoddess__events') }}
+    where {{ in_window('occurred_at') }}
+),
+
+final as (
+    select
+        event_date as date,
+        project_id,
+        ip_asset_id,
+        license_id,
+        count(*) filter (where event_type = 'asset_viewed') as views,
+        count(*) filter (
+            where event_type in ('asset_downloaded', 'license_clicked')
+        ) as clicks,
+        count(*) filter (where event_type = 'license_created') as conversions,
+        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents,
+        count(distinct visitor_key) as unique_visitors,
+        round(coalesce(sum(engagement_ms), 0) / 1000.0, 3) as engagement_time,
+        jsonb_build_object(
+            'events', count(*),
+            'sessions', count(distinct session_id),
+            'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null)
+        ) as metadata
+    from events
+    group by event_date, project_id, ip_asset_id, license_id
+)
+
+select * from final

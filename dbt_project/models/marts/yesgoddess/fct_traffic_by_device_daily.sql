@@ -1,0 +1,46 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_replace',
+    window_column='date',
+    tags=['daily'],
+    on_schema_change='append_new_columns',
+) }}
+-- Traffic per day by device type, browser and OS of the session's landing (the app's
+-- values, or the parsed user agent); sessions without an attribution row (API and
+-- system traffic) are 'unknown'.
+with events as (
+    select * from {{ ref('stg_yesgoddess__events') }}
+    where {{ in_window('occurred_at') }}
+),
+
+sessions as (
+    select * from {{ ref('int_sessions_attributed') }}
+),
+
+located as (
+    select
+        events.*,
+        coalesce(sessions.device_type, 'unknown') as device_type,
+        coalesce(sessions.browser, 'unknown') as browser,
+        coalesce(sessions.os, 'unknown') as os
+    from events
+    left join sessions on events.session_id = sessions.session_id
+),
+
+final as (
+    select
+        event_date as date,
+        device_type,
+        browser,
+        os,
+        count(distinct session_id) as sessions,
+        count(distinct visitor_key) as unique_visitors,
+        count(*) as events,
+        count(*) filter (where event_type = 'asset_viewed') as views,
+        count(*) filter (where event_type = 'license_created') as conversions,
+        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents
+    from located
+    group by event_date, device_type, browser, os
+)
+
+select * from final
