@@ -8,24 +8,15 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, redirect_stdout
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from dagster_project.settings import analytics_home
 
-SUMMARY_TABLES = [
-    "raw.gift_analytics",
-    "quarantine.gift_analytics",
-    "staging.stg_cryptogift__gifts",
-    "intermediate.int_gift_events_unpivoted",
-    "marts.fct_gift_funnel_daily",
-    "marts.fct_gift_activity_daily",
-    "embed.gift_funnel_public",
-    "raw.yesgoddess__events",
-    "raw.yesgoddess__attribution",
-    "staging.stg_yesgoddess__events",
-    "quarantine.yesgoddess__events",
-]
+# the demo's summary counts every table and view of these schemas
+SUMMARY_SCHEMAS = ("raw", "quarantine", "marts", "embed")
+EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
 
 LAST_7_DAYS_SQL = """
 select date, sum(total_created), sum(total_viewed), sum(total_preclaim),
@@ -61,17 +52,26 @@ def _heartbeat(label: str, every: float = 10.0):
         thread.join()
 
 
-def run_job(name: str, instance=None, *, quiet: bool = True):
-    """Execute a job of the Definitions through Dagster (recorded in its instance)."""
+def run_job(name: str, instance=None, *, quiet: bool = True, days: tuple[str, str] | None = None):
+    """Execute a job of the Definitions through Dagster (recorded in its instance); a
+    partitioned job over `days` = (first, last) runs once over that range, as a
+    single-run backfill does."""
     from dagster import DagsterInstance
 
     from dagster_project.definitions import defs
 
     level = "ERROR" if quiet else "INFO"
+    tags = {}
+    if days:
+        tags = {
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[1],
+        }
     return defs.resolve_job_def(name).execute_in_process(
         instance=instance or DagsterInstance.get(),
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         raise_on_error=False,
+        tags=tags,
     )
 
 
@@ -99,9 +99,14 @@ def _print_materializations(result) -> None:
 def _print_summary(url: str) -> None:
     with psycopg.connect(url) as conn:
         print("\nRows per table")
-        for table in SUMMARY_TABLES:
+        tables = conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema = any(%s) order by table_schema, table_name",
+            [list(SUMMARY_SCHEMAS)],
+        ).fetchall()
+        for (table,) in tables:
             n = conn.execute(f"select count(*) from {table}").fetchone()[0]
-            print(f"  {table:<42} {n:>9,}")
+            print(f"  {table:<48} {n:>10,}")
         print("\nGift funnel, last 7 days (all campaigns; marts.fct_gift_funnel_daily)")
         print(
             f"  {'date':<10} {'created':>8} {'viewed':>8} {'preclaim':>8} {'educ.':>8} "
@@ -118,8 +123,18 @@ def _print_summary(url: str) -> None:
             print(f"  - {reason}")
 
 
-DEMO_RESET = ("raw.gift_analytics", "quarantine.gift_analytics", "raw.yesgoddess__events",
-              "raw.yesgoddess__attribution")  # fmt: skip
+def _demo_tables() -> list[str]:
+    """Tables a demo refills: landed gifts and app tables, and the daily marts (their old
+    partitions would outlive a re-simulated history)."""
+    from dagster_project.assets.dbt import daily_dbt_assets
+    from dagster_project.ingest.source_tables import SOURCE_TABLES
+
+    return [
+        "raw.gift_analytics",
+        "quarantine.gift_analytics",
+        *(f"raw.{spec.raw_table}" for spec in SOURCE_TABLES if spec.system in EVENT_SYSTEMS),
+        *(".".join(key.path) for key in daily_dbt_assets.keys),
+    ]
 
 
 def _reset_demo_tables(url: str) -> None:
@@ -127,13 +142,13 @@ def _reset_demo_tables(url: str) -> None:
     and the extract-load cursors would skip the re-simulated history."""
     with psycopg.connect(url) as conn:
         existing = [
-            t for t in DEMO_RESET if conn.execute("select to_regclass(%s)", [t]).fetchone()[0]
+            t for t in _demo_tables() if conn.execute("select to_regclass(%s)", [t]).fetchone()[0]
         ]
         if existing:
             conn.execute(f"truncate {', '.join(existing)}")
-            print(f"  emptied {', '.join(existing)} (an earlier demo)")
+            print(f"  emptied {len(existing)} tables of an earlier demo")
         if conn.execute("select to_regclass('ops.sync_state')").fetchone()[0]:
-            conn.execute("delete from ops.sync_state where id like 'el:yesgoddess__%'")
+            conn.execute("delete from ops.sync_state where id like 'el:%' or id like 'enrich:%'")
 
 
 def run_demo(*, gifts: int, days: int, seed: int) -> int:
@@ -156,11 +171,14 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
         )
         return 2
 
-    _step(2, 4, f"simulating {days} days: CryptoGift gifts (Redis), YesGoddess events")
+    _step(2, 4, f"simulating {days} days: CryptoGift (Redis), YesGoddess, EverReach, Mashups")
     _reset_demo_tables(env["WAREHOUSE_URL"])
-    from dagster_project.simulate.run import simulate
+    from dagster_project.simulate.run import SYSTEMS, simulate
 
-    simulate(["gifts", "yesgoddess"], days=days, gifts=gifts, seed=seed, reset=True)
+    end = datetime.now(UTC).date()
+    simulate(list(SYSTEMS), days=days, gifts=gifts, seed=seed, end=end, reset=True)
+    # the simulated days, up to yesterday: today's partition is not complete yet
+    first, last = end - timedelta(days=days - 1), end - timedelta(days=1)
 
     _step(3, 4, "materializing sources → raw → staging → marts → embed through Dagster")
     from dagster_project.project import ensure_manifest
@@ -175,7 +193,10 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
         open(log_path, "w") as log,
         redirect_stdout(log),
     ):
-        results = [run_job("gift_refresh"), run_job("yesgoddess_refresh")]
+        results = [
+            run_job("gift_refresh"),
+            run_job("events_daily", days=(first.isoformat(), last.isoformat())),
+        ]
     for result in results:
         _print_materializations(result)
     if not all(r.success for r in results):

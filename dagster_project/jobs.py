@@ -4,7 +4,6 @@ from dagster import AssetSelection, define_asset_job
 
 from dagster_project.assets.dbt import daily_dbt_assets
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.partitions import daily_partitions
 
 EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
 
@@ -22,7 +21,6 @@ events_daily_job = define_asset_job(
     name="events_daily",
     # upstream too: the seeds (event taxonomies, aliases) the staging models join
     selection=_event_sources | _event_sources.upstream(),
-    partitions_def=daily_partitions,
     description=(
         "Extract-load the YesGoddess, EverReach and Mashups tables, rebuild their staging, "
         "quarantine and whole-rebuild marts, then the daily marts of the partition (a "
@@ -33,6 +31,5 @@ events_daily_job = define_asset_job(
 daily_marts_job = define_asset_job(
     name="daily_marts",
     selection=AssetSelection.assets(daily_dbt_assets),
-    partitions_def=daily_partitions,
     description="Rebuild the daily-partitioned event marts of a partition from what is landed.",
 )

@@ -14,7 +14,7 @@ from dagster import (
     sensor,
 )
 
-from dagster_project.assets.dbt import daily_dbt_assets
+from dagster_project.assets.dbt import READ_FROM, daily_dbt_assets
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.source_tables import SOURCE_TABLES
@@ -54,18 +54,19 @@ def gift_dirty_sensor(context: SensorEvaluationContext, redis: RedisResource):
     return RunRequest(tags={"dirty_gifts": str(pending)})
 
 
-def _partition_built_at(instance, asset_keys, day: str):
-    """Start of the newest run that materialized `day` of any of the assets (None: never).
-    Run start, not end: rows landing while the run was reading may be missing from it."""
-    started = []
+def _partition_built_at(instance, asset_keys, day: str) -> float | None:
+    """When the newest build of `day` of any of the assets started reading raw (None:
+    never built). Rows landed after it may be missing from that build."""
+    read_from = []
     for key in asset_keys:
         records = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
         ).records
         if records:
-            run = instance.get_run_record_by_id(records[0].run_id)
-            started.append(run.start_time if run and run.start_time else records[0].timestamp)
-    return max(started, default=None)
+            meta = records[0].asset_materialization.metadata.get(READ_FROM)
+            stamp = datetime.fromisoformat(meta.value).timestamp() if meta else None
+            read_from.append(stamp or records[0].timestamp)
+    return max(read_from, default=None)
 
 
 @sensor(

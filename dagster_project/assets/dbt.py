@@ -2,8 +2,9 @@
 selector: the daily-partitioned incremental marts (tag `daily`) and everything else."""
 
 import json
+from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, BackfillPolicy
+from dagster import AssetExecutionContext, BackfillPolicy, Output
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from dagster_project.dbt_vars import window_vars
@@ -13,6 +14,7 @@ from dagster_project.project import dbt_project, ensure_manifest
 from dagster_project.translator import WarehouseTranslator
 
 DAILY = "tag:daily"
+READ_FROM = "raw_read_from"  # materialization metadata: when the build started reading raw
 
 
 @dbt_assets(
@@ -41,4 +43,10 @@ def daily_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     dbt_vars = window_vars(window.start, window.end)
     context.log.info(f"partition window [{dbt_vars['min_date']}, {dbt_vars['max_date']})")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    # Rows landed after this moment may be missing from the build: the late-arrival
+    # sensor compares it with raw's _loaded_at.
+    read_from = datetime.now(UTC).isoformat()
+    for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+        if isinstance(event, Output):
+            event = event.with_metadata({**event.metadata, READ_FROM: read_from})
+        yield event
