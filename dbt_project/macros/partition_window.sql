@@ -27,14 +27,19 @@
   incremental_strategy='window_replace': delete the window's rows from the mart, insert
   the fresh ones, in the one transaction dbt's incremental materialization runs — a
   re-run of a partition replaces it exactly (also a group that vanished from the window).
-  The model names its date column in config(window_column=...), default `date`.
+  The model names its date column in config(window_column=...), default `date`. A
+  rolling mart (e.g. 30-day actives) whose later days depend on the window's days sets
+  config(window_lookahead_days=N) and rebuilds [min_date, max_date + N) instead.
 -#}
 {% macro get_incremental_window_replace_sql(arg_dict) %}
     {%- set target = arg_dict["target_relation"] -%}
     {%- set column = config.get("window_column", "date") -%}
+    {%- set lookahead = config.get("window_lookahead_days", 0) -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
     delete from {{ target }}
-    where {{ in_date_window(column) }};
+    where
+        {{ column }} >= {{ window_start() }}
+        and {{ column }} < least({{ window_end() }} + {{ lookahead }}, '9999-12-31'::date);
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict["temp_relation"] }}

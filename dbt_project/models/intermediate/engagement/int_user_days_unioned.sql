@@ -1,0 +1,35 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_replace',
+    window_column='date',
+    tags=['daily'],
+    on_schema_change='append_new_columns',
+) }}
+-- One row per app, UTC day and signed-in user with an event that day: the small table
+-- the rolling active-user counts read (a 30-day window is 30 days of this, not events).
+-- Anonymous visitors are not users here: their ids are per session or device.
+with yesgoddess as (
+    select * from {{ ref('stg_yesgoddess__events') }}
+    where {{ in_window('occurred_at') }}
+),
+
+unioned as (
+    select
+        'yesgoddess' as app,
+        event_date as date,
+        actor_id as user_id
+    from yesgoddess
+    where actor_id is not null
+),
+
+final as (
+    select
+        app,
+        date,
+        user_id,
+        count(*) as events
+    from unioned
+    group by app, date, user_id
+)
+
+select * from final
