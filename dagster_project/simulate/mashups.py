@@ -259,7 +259,7 @@ class _Mashup:
         self.id, self.creator, self.created = _uuid(rng), creator, created
         self.title = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {rng.choice(_KIND)}"
         self.length = _lognormal(rng, 200, 0.35, 60, 900)  # seconds
-        self.base = rng.paretovariate(1.1)  # a few catch on, most stay small
+        self.base = rng.paretovariate(1.4)  # a few catch on, most stay small
         self.rise = rng.uniform(0.3, 5)  # days to reach its peak
         self.decay = rng.uniform(4, 45)  # days of half-life-ish decay after that
 

@@ -12,7 +12,7 @@ final as (
         event_type,
         user_id,
         session_id,
-        "timestamp" as occurred_at,
+        timestamp as occurred_at,
         arrived_at,
         reject_reason,
         jsonb_typeof(properties) as properties_type,

@@ -30,7 +30,7 @@ typed as (
         source.session_id,
         source.event_type,
         source.properties,
-        source."timestamp",
+        source.timestamp,
         {{ arrival }} as arrived_at,
         event_types.category as event_category
     from source
@@ -41,10 +41,10 @@ checked as (
     select
         *,
         case
-            when "timestamp" is null then 'timestamp is missing'
-            when "timestamp" > arrived_at + interval '1 day'
+            when timestamp is null then 'timestamp is missing'
+            when timestamp > arrived_at + interval '1 day'
                 then
-                    'timestamp ' || "timestamp" || ' is in the future (arrived '
+                    'timestamp ' || timestamp || ' is in the future (arrived '
                     || arrived_at || ')'
             when event_category is null
                 then

@@ -8,9 +8,9 @@ with base as (
 ),
 
 first_arrivals as (
-    select distinct on ("timestamp", id) *
+    select distinct on (timestamp, id) *
     from base
-    order by "timestamp" asc, id asc, ingest_seq asc
+    order by timestamp asc, id asc, ingest_seq asc
 ),
 
 final as (
@@ -23,8 +23,8 @@ final as (
         session_id,
         -- a listener is the signed-in user, or the session when anonymous
         coalesce(user_id, 'session:' || session_id) as user_key,
-        "timestamp" as occurred_at,
-        ("timestamp" at time zone 'utc')::date as event_date,
+        timestamp as occurred_at,
+        (timestamp at time zone 'utc')::date as event_date,
         arrived_at,
         properties ->> 'mashup_id' as mashup_id,
         properties ->> 'source' as traffic_source,
