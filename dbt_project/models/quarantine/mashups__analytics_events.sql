@@ -1,5 +1,5 @@
 -- Mashups event arrivals that cannot be used, with the reason; raw keeps them too.
--- Properties are scrubbed like staging's: quarantine is for engineers, not for PII.
+-- Properties are scrubbed (in the base) as staging's: quarantine is for engineers.
 with base as (
     select * from {{ ref('base_mashups__analytics_events') }}
     where reject_reason is not null
@@ -15,8 +15,8 @@ final as (
         timestamp as occurred_at,
         arrived_at,
         reject_reason,
-        jsonb_typeof(properties) as properties_type,
-        {{ scrub_pii_json('properties') }} as props
+        properties_type,
+        props
     from base
 )
 

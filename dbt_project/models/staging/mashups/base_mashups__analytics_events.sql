@@ -1,7 +1,8 @@
--- Every raw arrival of a Mashups event, typed, with the reason it cannot be used (or
--- null). No dedup and no window function here: stg_mashups__analytics_events keeps the
--- usable rows (first arrival wins) and a mart's filter on the event time reaches the raw
--- "timestamp" index through both views; quarantine.mashups__analytics_events keeps the rest.
+-- Every raw arrival of a Mashups event, typed, PII scrubbed, with the reason it cannot be
+-- used (or null). No dedup and no window function here: stg_mashups__analytics_events
+-- keeps the usable rows (first arrival wins) and a mart's filter on the event time reaches
+-- the raw "timestamp" index through both views; quarantine.mashups__analytics_events keeps
+-- the rest. The properties the marts use are read before scrubbing (ids are not PII).
 
 -- Arrival time: the app's received_at when the table has it, else the extract-load time.
 {%- set arrival = '_loaded_at' -%}
@@ -69,7 +70,41 @@ checked as (
 ),
 
 final as (
-    select * from checked
+    select
+        ingest_seq,
+        id,
+        user_id,
+        session_id,
+        event_type,
+        event_category,
+        timestamp,
+        arrived_at,
+        reject_reason,
+        jsonb_typeof(properties) as properties_type,
+        properties ->> 'mashup_id' as mashup_id,
+        properties ->> 'source' as traffic_source,
+        properties ->> 'country' as country,
+        properties ->> 'device' as device,
+        properties ->> 'creator_id' as followed_creator_id,
+        case
+            when jsonb_typeof(properties -> 'autoPlay') = 'boolean'
+                then (properties -> 'autoPlay')::boolean
+        end as auto_play,
+        case
+            when jsonb_typeof(properties -> 'position') = 'number'
+                then (properties -> 'position')::numeric
+        end as position_seconds,
+        case
+            when jsonb_typeof(properties -> 'duration') = 'number'
+                then (properties -> 'duration')::numeric
+        end as duration_seconds,
+        case
+            when jsonb_typeof(properties) = 'object' then {{ scrub_pii_json('properties') }}
+            when jsonb_typeof(properties) = 'string'
+                then to_jsonb({{ redact_pii_text("properties #>> '{}'") }})
+            else properties
+        end as props
+    from checked
 )
 
 select * from final

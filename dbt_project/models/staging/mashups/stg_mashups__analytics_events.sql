@@ -1,5 +1,5 @@
 -- Mashups events: usable rows only (the rest are in quarantine.mashups__analytics_events),
--- one per event (first arrival wins), PII scrubbed from the properties. The dedup key
+-- one per event (first arrival wins), PII already scrubbed by the base. The dedup key
 -- includes "timestamp" (a redelivery repeats it) so a filter on occurred_at, a plain
 -- rename of it, is pushed below the DISTINCT ON down to the raw "timestamp" index.
 with base as (
@@ -21,20 +21,20 @@ final as (
         event_category,
         user_id,
         session_id,
-        -- a listener is the signed-in user, or the session when anonymous
-        coalesce(user_id, 'session:' || session_id) as user_key,
         timestamp as occurred_at,
-        (timestamp at time zone 'utc')::date as event_date,
         arrived_at,
-        properties ->> 'mashup_id' as mashup_id,
-        properties ->> 'source' as traffic_source,
-        properties ->> 'country' as country,
-        properties ->> 'device' as device,
-        (properties -> 'autoPlay')::boolean as auto_play,
-        (properties ->> 'position')::numeric as position_seconds,
-        (properties ->> 'duration')::numeric as duration_seconds,
-        properties ->> 'creator_id' as followed_creator_id,
-        {{ scrub_pii_json('properties') }} as props
+        mashup_id,
+        traffic_source,
+        country,
+        device,
+        auto_play,
+        position_seconds,
+        duration_seconds,
+        followed_creator_id,
+        props,
+        (timestamp at time zone 'utc')::date as event_date,
+        -- a listener is the signed-in user, or the session when anonymous
+        coalesce(user_id, 'session:' || session_id) as user_key
     from first_arrivals
 )
 
