@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,38 +15,16 @@ import pandas as pd
 import psycopg
 import pytest
 
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.settings import REPO_ROOT
-from dagster_project.simulate.mashups import EVENT_TYPES, simulate_mashups
-from tests.conftest import PROJECT_SCHEMAS, run_dbt
+from dagster_project.simulate.mashups import EVENT_TYPES
+from tests.conftest import run_dbt
+from tests.mashups_fixture import drop_project_schemas, land
 
-SRC = "mashups_src"
 END = date(2026, 3, 31)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"\+?[0-9][0-9 ().-]{7,}[0-9]")
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?|Z)?")
 PLAY_ENDS = ("mashup_play_completed", "mashup_skipped")
-
-
-def land(url: str, **simulation) -> object:
-    """Simulate into schema mashups_src of the test database, land it in raw."""
-    with psycopg.connect(url) as app:
-        app.execute(f"drop schema if exists {SRC} cascade")
-        summary = simulate_mashups(app, schema=SRC, **simulation)
-    engine = source_engine(url)
-    with psycopg.connect(url) as conn:
-        for spec in SOURCE_TABLES:
-            if spec.system == "mashups":
-                extract_load(conn, engine, replace(spec, schema=SRC))
-    engine.dispose()
-    return summary
-
-
-def drop_project_schemas(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for schema in (*PROJECT_SCHEMAS, SRC):
-            conn.execute(f"drop schema if exists {schema} cascade")
 
 
 @pytest.fixture(scope="module")
