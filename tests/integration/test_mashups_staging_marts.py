@@ -1,0 +1,305 @@
+"""Mashups: simulated app database → extract-load → staging, quarantine, marts (real dbt).
+
+Every model is checked against an independent recomputation in pandas/Python from the raw
+rows (duplicates, late arrivals, malformed rows and PII included)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+import psycopg
+import pytest
+
+from dagster_project.settings import REPO_ROOT
+from dagster_project.simulate.mashups import EVENT_TYPES
+from tests.conftest import run_dbt
+from tests.mashups_fixture import drop_project_schemas, land
+
+END = date(2026, 3, 31)
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"\+?[0-9][0-9 ().-]{7,}[0-9]")
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?|Z)?")
+PLAY_ENDS = ("mashup_play_completed", "mashup_skipped")
+
+
+@pytest.fixture(scope="module")
+def landed():
+    url = os.environ["WAREHOUSE_URL"]
+    drop_project_schemas(url)
+    summary = land(
+        url, days=16, events_per_day=900, seed=11, end=END, duplicate_share=0.05,
+        late_share=0.05, pii_share=0.05, malformed_share=0.03,
+    )  # fmt: skip
+    run_dbt("build", "--quiet", "--select", "source:mashups+", "mashups_event_types")
+    yield summary
+    drop_project_schemas(url)
+
+
+@pytest.fixture(scope="module")
+def db(landed):
+    with psycopg.connect(os.environ["WAREHOUSE_URL"]) as conn:
+        yield conn
+
+
+def _frame(conn, query: str) -> pd.DataFrame:
+    cur = conn.execute(query)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description], dtype=object)
+
+
+def _expected_reason(row) -> str | None:
+    """The staging rules, recomputed in Python from a raw arrival."""
+    stamp, received = row["timestamp"], row["received_at"]
+    if stamp is None or pd.isna(stamp):
+        return "timestamp is missing"
+    arrived = row["_loaded_at"] if received is None or pd.isna(received) else received
+    if stamp > arrived + timedelta(days=1):
+        return "is in the future"
+    if row["event_type"] not in EVENT_TYPES:
+        return "is not in the taxonomy"
+    props = row["properties"]
+    if not isinstance(props, dict):
+        return "properties is not a JSON object"
+    for key, ok in (
+        ("mashup_id", lambda v: isinstance(v, str)),
+        ("creator_id", lambda v: isinstance(v, str)),
+        ("position", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+        ("duration", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+        ("autoPlay", lambda v: isinstance(v, bool)),
+    ):
+        if props.get(key) is not None and not ok(props[key]):
+            return f"properties.{key} is not a"
+    return None
+
+
+@pytest.fixture(scope="module")
+def raw(db) -> pd.DataFrame:
+    frame = _frame(db, "select * from raw.mashups__analytics_events")
+    frame["reason"] = frame.apply(_expected_reason, axis=1)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def events(raw) -> pd.DataFrame:
+    """What staging should hold: usable arrivals, first arrival of each (timestamp, id)."""
+    ok = raw[raw["reason"].isna()].sort_values("ingest_seq")
+    ev = ok.drop_duplicates(["timestamp", "id"], keep="first").copy()
+    props = ev["properties"]
+    ev["date"] = [pd.Timestamp(t).tz_convert("UTC").date() for t in ev["timestamp"]]
+    ev["hour"] = [pd.Timestamp(t).tz_convert("UTC").hour for t in ev["timestamp"]]
+    ev["user_key"] = [
+        u if u is not None else f"session:{s}"
+        for u, s in zip(ev["user_id"], ev["session_id"], strict=True)
+    ]
+    for column, key in (("mashup_id", "mashup_id"), ("source", "source"), ("country", "country"),
+                        ("device", "device"), ("position", "position"),
+                        ("followed", "creator_id")):  # fmt: skip
+        ev[column] = pd.Series([p.get(key) for p in props], index=ev.index, dtype=object)
+    return ev
+
+
+def _round(numerator, denominator, places: str) -> Decimal:
+    value = Decimal(int(numerator)) / Decimal(int(denominator))
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def _mart(conn, table: str, order: str) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(f"select * from marts.{table} order by {order}")]
+
+
+# --- staging and quarantine -----------------------------------------------------------------
+
+
+def test_arrivals_are_split_into_staging_and_quarantine_by_the_rules(landed, db, raw, events):
+    assert len(raw) == landed.events and len(raw) - raw["id"].nunique() == landed.duplicates
+    staged = _frame(db, "select event_id, ingest_seq from staging.stg_mashups__analytics_events")
+    assert len(staged) == len(events) == staged["ingest_seq"].nunique()
+    assert set(staged["ingest_seq"]) == set(events["ingest_seq"])  # the first arrival wins
+    assert len(events) < (raw["reason"].isna()).sum()  # redeliveries of usable events dropped
+
+    rejected = _frame(
+        db, "select ingest_seq, reject_reason from quarantine.mashups__analytics_events"
+    )
+    expected_bad = raw[raw["reason"].notna()].set_index("ingest_seq")["reason"]
+    assert set(rejected["ingest_seq"]) == set(expected_bad.index)
+    assert len(expected_bad) > 0 and expected_bad.nunique() >= 5  # every kind of mess
+    for seq, reason in zip(rejected["ingest_seq"], rejected["reject_reason"], strict=True):
+        assert expected_bad[seq] in reason, (seq, reason)
+
+
+def test_staging_types_the_properties_the_marts_use(db, events):
+    stg = _frame(
+        db,
+        "select ingest_seq, occurred_at, event_date, user_key, mashup_id, traffic_source,"
+        " country, device, position_seconds, followed_creator_id"
+        " from staging.stg_mashups__analytics_events",
+    ).set_index("ingest_seq")
+    ev = events.set_index("ingest_seq").loc[stg.index]
+    assert list(stg["occurred_at"]) == list(ev["timestamp"])
+    assert list(stg["event_date"]) == list(ev["date"])
+    assert list(stg["user_key"]) == list(ev["user_key"])
+    for column, expected in (("mashup_id", "mashup_id"), ("traffic_source", "source"),
+                             ("country", "country"), ("device", "device"),
+                             ("followed_creator_id", "followed")):  # fmt: skip
+        assert list(stg[column]) == list(ev[expected]), column
+    positions = [None if p is None else Decimal(p) for p in ev["position"]]
+    assert list(stg["position_seconds"]) == positions
+
+
+def _texts(value) -> list[str]:
+    """The text values of a column value: a string, or the string values of a JSON object."""
+    if isinstance(value, dict):
+        return [v for v in value.values() if isinstance(v, str)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_no_email_or_phone_survives_into_staging_quarantine_or_marts(landed, db):
+    assert landed.pii > 0
+    columns = db.execute(
+        """
+        select table_schema, table_name, column_name
+        from information_schema.columns
+        where table_schema in ('staging', 'quarantine', 'marts')
+          and table_name like '%%mashup%%'
+          and data_type in ('text', 'jsonb', 'character varying')
+        """
+    ).fetchall()
+    assert len({(s, t) for s, t, _ in columns}) >= 10
+    checked = 0
+    for schema, table, column in columns:
+        for (value,) in db.execute(f'select "{column}" from {schema}.{table}'):
+            for text in _texts(value):
+                if text.startswith("sha256:"):
+                    continue  # the one allowed form of an email
+                text = ISO_TIME.sub("", text)  # timestamps in reject reasons are no phones
+                checked += 1
+                assert not EMAIL.search(text), (schema, table, column, text)
+                assert not PHONE.search(text), (schema, table, column, text)
+    assert checked > 10_000
+    hashed = db.execute(
+        "select count(*) from staging.stg_mashups__analytics_events "
+        "where props ->> 'email' like 'sha256:%'"
+    ).fetchone()[0]
+    assert hashed > 0
+
+
+def test_the_taxonomy_seed_is_the_simulators_event_list():
+    with open(REPO_ROOT / "seeds" / "mashups_event_types.csv") as fh:
+        assert {r["event_type"]: r["category"] for r in csv.DictReader(fh)} == EVENT_TYPES
+
+
+# --- marts ------------------------------------------------------------------------------------
+
+
+def expected_mashup_daily_stats(events: pd.DataFrame) -> list[tuple]:
+    kinds = ("mashup_viewed", "mashup_played", *PLAY_ENDS, "mashup_liked", "mashup_shared",
+             "comment_posted", "mashup_downloaded")  # fmt: skip
+    rows = []
+    scoped = events[events["mashup_id"].notna() & events["event_type"].isin(kinds)]
+    for (mashup_id, day), group in scoped.groupby(["mashup_id", "date"]):
+        n = group["event_type"].value_counts()
+        plays = group[group["event_type"] == "mashup_played"]
+        ends = group[group["event_type"].isin(PLAY_ENDS)]
+        avg = _round(int(ends["position"].sum()), len(ends), "0.1") if len(ends) else None
+        rows.append((mashup_id, day, n.get("mashup_played", 0), plays["user_key"].nunique(),
+                     n.get("mashup_liked", 0), n.get("mashup_shared", 0),
+                     n.get("comment_posted", 0), n.get("mashup_downloaded", 0), avg,
+                     n.get("mashup_viewed", 0), n.get("mashup_play_completed", 0),
+                     n.get("mashup_skipped", 0)))  # fmt: skip
+    return sorted(rows)
+
+
+def test_fct_mashup_daily_stats(db, events):
+    actual = _mart(db, "fct_mashup_daily_stats", "mashup_id, date")
+    assert actual == expected_mashup_daily_stats(events)
+    assert len({r[1] for r in actual}) == 16
+
+
+def test_fct_user_daily_stats(db, events):
+    creators = dict(db.execute("select id, creator_id from raw.mashups__mashups").fetchall())
+    created = (
+        events[(events["event_type"] == "mashup_created") & events["user_id"].notna()]
+        .groupby(["user_id", "date"])
+        .size()
+    )
+    plays = events[events["event_type"] == "mashup_played"].copy()
+    plays["creator"] = plays["mashup_id"].map(creators)
+    received = plays[plays["creator"].notna()].groupby(["creator", "date"]).size()
+    follows = events[(events["event_type"] == "user_followed") & events["followed"].notna()]
+    followed = follows.groupby(["followed", "date"])["user_key"].nunique()
+    keys = set(created.index) | set(received.index) | set(followed.index)
+    expected = sorted(
+        (user, day, int(created.get((user, day), 0)), int(received.get((user, day), 0)),
+         int(followed.get((user, day), 0)))
+        for user, day in keys
+    )  # fmt: skip
+    assert _mart(db, "fct_user_daily_stats", "user_id, date") == expected
+    assert all(sum(r[2:]) > 0 for r in expected) and any(r[4] > 0 for r in expected)
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("fct_mashup_traffic_sources_daily", "source"),
+        ("fct_mashup_countries_daily", "country"),
+        ("fct_mashup_devices_daily", "device"),
+    ],
+)
+def test_plays_by_dimension(db, events, table, column):
+    plays = events[events["event_type"] == "mashup_played"].copy()
+    plays[column] = plays[column].fillna("unknown")
+    totals = plays.groupby("date").size()
+    expected = sorted(
+        (day, value, len(g), g["session_id"].nunique(), g["user_key"].nunique(),
+         _round(len(g) * 100, totals[day], "0.01"))
+        for (day, value), g in plays.groupby(["date", column])
+    )  # fmt: skip
+    actual = _mart(db, table, f"date, {column}")
+    assert actual == expected
+    for day in totals.index:  # the day's shares add up to 100 (up to rounding)
+        share = sum(r[5] for r in actual if r[0] == day)
+        assert abs(share - 100) <= Decimal("0.01") * len(actual)
+
+
+def test_fct_mashup_plays_hourly(db, events):
+    plays = events[events["event_type"] == "mashup_played"]
+    expected = sorted(
+        (day, hour, len(g), g["user_key"].nunique())
+        for (day, hour), g in plays.groupby(["date", "hour"])
+    )
+    actual = _mart(db, "fct_mashup_plays_hourly", "date, hour_of_day")
+    assert actual == expected
+    by_hour = plays.groupby("hour").size()
+    assert by_hour.idxmax() in range(17, 24)  # the evening peak
+
+
+def test_fct_mashup_top_content(db, events):
+    daily = expected_mashup_daily_stats(events)
+    end = max(r[1] for r in daily)
+    current = {}
+    for mashup_id, day, plays, _, likes, *_ in daily:
+        if day > end - timedelta(days=14):
+            period = "current" if day > end - timedelta(days=7) else "previous"
+            totals = current.setdefault(mashup_id, {"current": 0, "likes": 0, "previous": 0})
+            totals[period] += plays
+            totals["likes"] += likes if period == "current" else 0
+    titles = dict(db.execute("select id, title from raw.mashups__mashups").fetchall())
+    expected = {
+        m: (titles[m], end - timedelta(days=6), end, t["current"], t["likes"], t["previous"],
+            _round((t["current"] - t["previous"]) * 100, t["previous"], "0.1")
+            if t["previous"] else None)
+        for m, t in current.items()
+        if t["current"] or t["previous"]
+    }  # fmt: skip
+    actual = db.execute(
+        "select mashup_id, title, period_start, period_end, plays, likes, previous_plays,"
+        " growth_pct, rank from marts.fct_mashup_top_content order by rank"
+    ).fetchall()
+    assert {r[0]: tuple(r[1:8]) for r in actual} == expected
+    assert [r[8] for r in actual] == list(range(1, len(actual) + 1))
+    assert [r[4] for r in actual] == sorted((r[4] for r in actual), reverse=True)
+    assert any(r[7] is None for r in actual) and any(r[7] is not None for r in actual)
