@@ -125,3 +125,26 @@ def dbt_build():
 
 def python_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+def land_empty_sources(conn, url: str, systems=("yesgoddess", "everreach", "mashups")) -> None:
+    """Land each system's app tables, empty, so models that union systems build in a test
+    about one of them. Tables already in raw are left as they are."""
+    from dataclasses import replace
+    from importlib import import_module
+
+    from dagster_project.ingest.extract_load import extract_load, source_engine
+    from dagster_project.ingest.source_tables import SOURCE_TABLES
+
+    engine = source_engine(url)
+    with psycopg.connect(url, autocommit=True) as app:
+        for system in systems:
+            schema = f"empty_{system}"
+            app.execute(f"drop schema if exists {schema} cascade")
+            import_module(f"dagster_project.simulate.{system}").create_tables(app, schema=schema)
+            for spec in SOURCE_TABLES:
+                exists = conn.execute("select to_regclass(%s)", [f"raw.{spec.raw_table}"])
+                if spec.system == system and not exists.fetchone()[0]:
+                    extract_load(conn, engine, replace(spec, schema=schema))
+            app.execute(f"drop schema {schema} cascade")
+    engine.dispose()

@@ -4,6 +4,7 @@ for yesterday, and late arrivals re-run exactly the days they touch."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from importlib import import_module
 
 import pandas as pd
 import psycopg
@@ -11,43 +12,34 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
 
 from dagster_project.definitions import defs
+from dagster_project.jobs import EVENT_SYSTEMS
 from dagster_project.resources import WarehouseResource
-from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
+from dagster_project.simulate.yesgoddess import simulate_yesgoddess
 
-SCHEMA = "ygp_src"
+SCHEMA = "yesgoddess_p_src"
 METRICS = AssetKey(["marts", "fct_daily_metrics"])
 SOURCES = [AssetKey(["raw", "yesgoddess__events"]), AssetKey(["raw", "yesgoddess__attribution"])]
 
 
 @pytest.fixture
 def source(conn, warehouse_url, monkeypatch):
-    """The YesGoddess app database: a schema of the test database, via search_path."""
+    """Every event app's database: a schema of the test database each, reached through
+    search_path. YesGoddess gets three simulated days; the others stay empty."""
+    for system in EVENT_SYSTEMS:
+        schema = f"{system}_p_src"
+        with psycopg.connect(warehouse_url) as app:
+            app.execute(f"drop schema if exists {schema} cascade")
+            import_module(f"dagster_project.simulate.{system}").create_tables(app, schema=schema)
+        monkeypatch.setenv(
+            f"SOURCE_{system.upper()}_URL", f"{warehouse_url}?options=-csearch_path%3D{schema}"
+        )
     with psycopg.connect(warehouse_url) as app:
-        app.execute(f"drop schema if exists {SCHEMA} cascade")
-        create_tables(app, schema=SCHEMA)
         simulate_yesgoddess(app, days=3, events_per_day=800, seed=3, end=date(2026, 3, 31),
                             schema=SCHEMA)  # fmt: skip
-    monkeypatch.setenv("SOURCE_YESGODDESS_URL", f"{warehouse_url}?options=-csearch_path%3D{SCHEMA}")
     yield warehouse_url
     with psycopg.connect(warehouse_url, autocommit=True) as app:
-        app.execute(f"drop schema if exists {SCHEMA} cascade")
-
-
-def _yesgoddess_lineage() -> set[AssetKey]:
-    graph = defs.resolve_asset_graph()
-    seeds = {AssetKey(["staging", "yesgoddess_event_types"]),
-             AssetKey(["staging", "utm_source_aliases"])}  # fmt: skip
-    return _closure(graph, {*SOURCES, AssetKey(["raw", "user_agents"])}) | seeds
-
-
-def _closure(graph, keys: set[AssetKey]) -> set[AssetKey]:
-    todo, seen = list(keys), set(keys)
-    while todo:
-        for child in graph.get(todo.pop()).child_keys:
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    return seen
+        for system in EVENT_SYSTEMS:
+            app.execute(f"drop schema if exists {system}_p_src cascade")
 
 
 def _run(job: str, instance, *, selection=None, tags=None, partition_key=None):
@@ -55,7 +47,8 @@ def _run(job: str, instance, *, selection=None, tags=None, partition_key=None):
         instance=instance, asset_selection=selection, tags=tags, partition_key=partition_key,
         raise_on_error=False,
     )  # fmt: skip
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    failures = [e.step_failure_data.error for e in result.all_events if e.is_step_failure]
+    assert result.success, [f.message for f in failures if f]
     return result
 
 
@@ -70,12 +63,17 @@ def test_range_run_schedule_and_late_arrivals(source, conn):
     instance = DagsterInstance.ephemeral()
     days = {"2026-03-29", "2026-03-30", "2026-03-31"}
     result = _run(
-        "events_daily", instance, selection=list(_yesgoddess_lineage()),
+        "events_daily", instance,
         tags={"dagster/asset_partition_range_start": "2026-03-29",
               "dagster/asset_partition_range_end": "2026-03-31"},
     )  # fmt: skip
-    dbt_steps = [e for e in result.all_events if e.event_type_value == "STEP_START"]
-    assert len([s for s in dbt_steps if "daily_dbt_assets" in s.step_key]) == 1  # one run
+    # one run; each dbt step of the daily marts builds the whole range as one window
+    windows = {
+        log.user_message
+        for log in instance.all_logs(result.run_id)
+        if log.user_message.startswith("partition window")
+    }
+    assert windows == {"partition window [2026-03-29, 2026-04-01)"}
     assert instance.get_materialized_partitions(METRICS) == days
     assert {d.isoformat() for d in _metrics(conn)["date"]} == days
     before = _metrics(conn)

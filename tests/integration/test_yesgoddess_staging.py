@@ -36,7 +36,7 @@ def landed(conn, warehouse_url):
         if spec.system == "yesgoddess":
             extract_load(conn, engine, replace(spec, schema="yg_src"))
     engine.dispose()
-    run_dbt("build", "--quiet", "--select", "source:yesgoddess+", "yesgoddess_event_types")
+    run_dbt("build", "--quiet", "--select", "+stg_yesgoddess__events", "+yesgoddess__events")
     yield summary
     with psycopg.connect(warehouse_url, autocommit=True) as app:
         app.execute("drop schema if exists yg_src cascade")

@@ -13,6 +13,11 @@ with yesgoddess as (
     where {{ in_window('occurred_at') }}
 ),
 
+mashups as (
+    select * from {{ ref('stg_mashups__analytics_events') }}
+    where {{ in_window('occurred_at') }}
+),
+
 unioned as (
     select
         'yesgoddess' as app,
@@ -20,6 +25,15 @@ unioned as (
         actor_id as user_id
     from yesgoddess
     where actor_id is not null
+
+    union all
+
+    select
+        'mashups' as app,
+        event_date as date,
+        user_id
+    from mashups
+    where user_id is not null
 ),
 
 final as (

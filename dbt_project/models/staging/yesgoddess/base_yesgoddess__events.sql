@@ -1,3 +1,4 @@
+{{ config(materialized="ephemeral") }}
 -- Every arrival of an event with the reason it cannot be used (or null). Row checks only:
 -- stg_yesgoddess__events keeps the first usable arrival of each event, quarantine the
 -- unusable arrivals. No dedup here, so a filter on occurred_at reaches raw's index.
