@@ -20,7 +20,14 @@
     'sha256:' || encode(sha256(convert_to(lower(trim({{ expression }})), 'UTF8')), 'hex')
 {%- endmacro %}
 
-{% macro scrub_pii_json(column) -%}
+{#- A text truncated to `max_length` characters after its PII is redacted (redacting
+    first: a cut could leave half an email the patterns no longer recognise). -#}
+{% macro redact_and_truncate(expression, max_length=5000) -%}
+    left({{ redact_pii_text(expression) }}, {{ max_length }})
+{%- endmacro %}
+
+{#- `max_text_length` (optional) also truncates every text value. -#}
+{% macro scrub_pii_json(column, max_text_length=none) -%}
     (
         select coalesce(
             jsonb_object_agg(
@@ -29,7 +36,11 @@
                     when kv.key ~* 'e_?mail' and jsonb_typeof(kv.value) = 'string'
                         then to_jsonb({{ sha256_email("kv.value #>> '{}'") }})
                     when jsonb_typeof(kv.value) = 'string'
+                        {%- if max_text_length %}
+                        then to_jsonb({{ redact_and_truncate("kv.value #>> '{}'", max_text_length) }})
+                        {%- else %}
                         then to_jsonb({{ redact_pii_text("kv.value #>> '{}'") }})
+                        {%- endif %}
                     else kv.value
                 end
             ),

@@ -1,0 +1,60 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_replace',
+    window_column='date',
+    tags=['daily'],
+    on_schema_change='append_new_columns',
+) }}
+-- Paywall conversion per day the paywall was shown and placement. A view converts when
+-- the same person buys (purchase_succeeded) within 24 hours after it (seed 003's alert:
+-- "paywall shown but no purchase (24hr)"); a purchase converts every view of the 24
+-- hours before it, whatever the placement.
+with events as (
+    select * from {{ ref('stg_everreach__app_events') }}
+    where {{ in_window('occurred_at') }}
+),
+
+-- a purchase up to 24 hours after the window's last view still converts that view; a
+-- late-arriving purchase therefore also concerns the day before the one it happened on
+purchases as (
+    select * from {{ ref('stg_everreach__app_events') }}
+    where
+        occurred_at >= {{ window_start() }}::timestamp at time zone 'utc'
+        and occurred_at < ({{ window_end() }} + 1)::timestamp at time zone 'utc'
+        and event_name = 'purchase_succeeded'
+),
+
+views as (
+    select
+        events.event_date,
+        events.user_key,
+        coalesce(events.placement, 'unknown') as placement,
+        exists(
+            select 1
+            from purchases
+            where
+                purchases.user_key = events.user_key
+                and purchases.occurred_at >= events.occurred_at
+                and purchases.occurred_at < events.occurred_at + interval '24 hours'
+        ) as converted
+    from events
+    where events.event_name = 'paywall_shown'
+),
+
+final as (
+    select
+        event_date as date,
+        placement,
+        count(*) as paywall_impressions,
+        count(distinct user_key) as paywall_users,
+        count(*) filter (where converted) as converted_impressions,
+        count(distinct user_key) filter (where converted) as converted_users,
+        round(
+            100.0 * count(distinct user_key) filter (where converted) / count(distinct user_key),
+            2
+        ) as conversion_rate
+    from views
+    group by event_date, placement
+)
+
+select * from final

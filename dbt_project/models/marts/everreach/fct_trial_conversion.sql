@@ -1,0 +1,50 @@
+-- Trials per cohort day (UTC day of a person's first trial_started): how many converted
+-- (a purchase_succeeded after the trial started, also after it ran out) and how many
+-- expired. A cohort keeps changing for as long as its trials run, so this is rebuilt
+-- whole; it reads the three trial event names only.
+with events as (
+    select * from {{ ref('stg_everreach__app_events') }}
+    where event_name in ('trial_started', 'trial_expired', 'purchase_succeeded')
+),
+
+trials as (
+    select
+        user_key,
+        min(occurred_at) as trial_started_at
+    from events
+    where event_name = 'trial_started'
+    group by user_key
+),
+
+outcomes as (
+    select
+        trials.user_key,
+        trials.trial_started_at,
+        min(events.occurred_at) filter (
+            where events.event_name = 'purchase_succeeded'
+        ) as converted_at,
+        min(events.occurred_at) filter (where events.event_name = 'trial_expired') as expired_at
+    from trials
+    left join events
+        on
+            trials.user_key = events.user_key
+            and trials.trial_started_at < events.occurred_at
+    group by trials.user_key, trials.trial_started_at
+),
+
+final as (
+    select
+        (trial_started_at at time zone 'utc')::date as cohort_date,
+        count(*) as trials_started,
+        count(converted_at) as trials_converted,
+        count(expired_at) as trials_expired,
+        count(*) filter (where converted_at is null and expired_at is null) as trials_open,
+        round(100.0 * count(converted_at) / count(*), 2) as conversion_rate,
+        round(
+            (avg(extract(epoch from converted_at - trial_started_at)) / 86400)::numeric, 2
+        ) as avg_days_to_convert
+    from outcomes
+    group by (trial_started_at at time zone 'utc')::date
+)
+
+select * from final
