@@ -7,7 +7,7 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench import environment, floors, machine, marts, naive, sync
+from bench import environment, event_data, events, floors, machine, marts, naive, sync
 from bench import extract_load as el
 from bench.report import Table, header, verdict
 from bench.timing import progress
@@ -29,6 +29,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-dbt", action="store_true", help="skip the mart (dbt) figures")
     p.add_argument("--el-rows", type=int, default=1_000_000, help="events for the extract-load")
     p.add_argument("--skip-el", action="store_true", help="skip the extract-load figures")
+    p.add_argument("--skip-events", action="store_true", help="skip the event-mart figures")
+    p.add_argument(
+        "--event-day-rows",
+        type=int,
+        default=1_000_000,
+        help="events simulated per app for the one-day partition (each app gets this many)",
+    )
+    p.add_argument(
+        "--history-day-rows",
+        type=int,
+        default=100_000,
+        help="events per app of the day replicated into 10, then 60 days of history",
+    )
+    p.add_argument(
+        "--event-timeout",
+        type=int,
+        default=30,
+        help="seconds after which a daily mart's statement is cancelled and the mart left out",
+    )
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
@@ -38,9 +57,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def measure_gifts(target, r, args):
     end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/5] sync_gifts (the production path)", flush=True)
+        print("[1/6] sync_gifts (the production path)", flush=True)
         sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/5] the seed's naive loop on the same dirty set", flush=True)
+        print("[2/6] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
@@ -49,7 +68,7 @@ def measure_gifts(target, r, args):
             f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
             f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
         )
-        print("[3/5] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+        print("[3/6] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
         stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
     return sync_s, result, run, stages
 
@@ -88,7 +107,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/5] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/6] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -108,7 +127,7 @@ EL_TARGET = 100_000  # rows/s
 
 
 def add_extract_load_rows(table: Table, target, args) -> None:
-    print(f"[5/5] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    print(f"[5/6] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
     t = el.bench_extract_load(target, args.el_rows, args.repeat)
     rate = t.rows / t.el_s
     table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
@@ -117,6 +136,90 @@ def add_extract_load_rows(table: Table, target, args) -> None:
     table.add("extract-load throughput", rate, "rows/s", note)
     table.add("bare COPY of the same rows", t.copy_s, "s", "no key, no upsert")
     table.add("ratio extract-load / bare COPY (time)", t.el_s / t.copy_s, "x")
+
+
+EVENT_RUN_TARGET = 30.0  # s, dbt run of a 1M-event day through every daily mart
+HISTORY_TARGET = 1.3  # partition time with 60 days of history / with 10
+
+
+def add_event_rows(table: Table, target, args, step: str) -> str:
+    systems = event_data.systems()
+    if not systems:
+        table.section("Event marts: no event simulator found (dagster_project/simulate)")
+        return "event marts: skipped (no simulator)"
+    apps = ", ".join(systems)
+    print(f"{step} event marts: one day of {args.event_day_rows:,} events per app ({apps}), "
+          "dbt vs hand-written SQL", flush=True)  # fmt: skip
+    t = events.bench_event_day(
+        target, systems, args.event_day_rows, args.repeat, args.event_timeout
+    )
+    usable = ", ".join(f"{s} {t.day_events[s]:,}" for s in systems)
+    table.section(f"Event marts: partition {events.DAY} with {args.event_day_rows:,} simulated "
+                  f"events per app ({apps})")  # fmt: skip
+    table.add("usable events on the day (after dedup)", sum(t.day_events.values()), "events",
+              usable)  # fmt: skip
+    n_marts = len(t.run.models)
+    ok = t.run.wall_s <= EVENT_RUN_TARGET and not t.too_slow
+    note = f"{n_marts} marts; dbt elapsed {t.run.elapsed_s:.2f}s; <= {EVENT_RUN_TARGET:.0f}s: "
+    note += verdict(ok) + (" (not every mart finished)" if t.too_slow else "")
+    table.add("dbt run --select tag:daily (the day)", t.run.wall_s, "s", note)
+    table.add("dbt build --select tag:daily", t.build.wall_s, "s", "the same plus their tests")
+    for name in t.too_slow:
+        note = f"cancelled by statement_timeout; hand SQL {t.hand_slow_s.get(name, 0):.2f}s"
+        table.add(f"  left out: {name}", f"> {t.timeout_s}", "s", note)
+    if t.rebuilt:
+        table.add("dbt run of the whole-rebuild event marts", t.rebuilt.wall_s, "s",
+                  ", ".join(t.rebuilt_models))  # fmt: skip
+    for name, seconds in t.hand_s.items():
+        if name != "commit":
+            table.add(f"  hand SQL: {name}", seconds, "s")
+    table.add("hand-written SQL, sum", t.hand_total_s, "s", f"same rows: {t.same}")
+    if t.uncovered:
+        table.add("  no hand baseline", len(t.uncovered), "marts", ", ".join(t.uncovered))
+        table.add("dbt run of the marts with a baseline", t.covered_run.wall_s, "s")
+    table.add("dbt start-up (run of one view)", t.startup.wall_s, "s", "same vars: partial parse")
+    table.add("dbt start-up with new vars", t.startup_reparse_s, "s",
+              "full re-parse, as each new partition")  # fmt: skip
+    dbt_s = t.covered_run.wall_s
+    table.add("ratio dbt run / hand", dbt_s / t.hand_total_s, "x")
+    table.add("ratio (dbt - start-up) / hand", (dbt_s - t.startup.wall_s) / t.hand_total_s, "x")
+    for model, (n_hand, n_dbt, differ) in t.compare.items():
+        if differ or n_hand != n_dbt:
+            table.add(f"  differs: {model}", differ, "rows", f"hand {n_hand:,}, dbt {n_dbt:,}")
+
+    print(f"{step} event marts: partition cost with 10 and 60 days of history "
+          f"({args.history_day_rows:,} events per app and day)", flush=True)  # fmt: skip
+    h = events.bench_history(
+        target, systems, args.history_day_rows, args.repeat, timeout_s=args.event_timeout
+    )
+    table.section(f"Event marts: partition {events.DAY} of {args.history_day_rows:,} events per "
+                  "app, with history")  # fmt: skip
+    for depth in h.depths:
+        rows = sum(h.raw_rows[depth].values())
+        table.add(
+            f"dbt run tag:daily, {depth} days of history",
+            h.runs[depth].wall_s,
+            "s",
+            f"raw event rows {rows:,}; dbt elapsed {h.runs[depth].elapsed_s:.2f}s",
+        )
+    note = f"<= {HISTORY_TARGET}: {verdict(h.ratio <= HISTORY_TARGET)}"
+    table.add(f"ratio {h.depths[-1]} / {h.depths[0]} days", h.ratio, "x", note)
+    first, last = h.runs[h.depths[0]].models, h.runs[h.depths[-1]].models
+    grew = sorted(last, key=lambda m: first.get(m, 0) - last[m])[:3]
+    for model in grew:
+        table.add(f"  grew: {model}", last[model], "s", f"{first.get(model, 0):.2f}s with "
+                  f"{h.depths[0]} days")  # fmt: skip
+    seq = sorted(m for m, scans in h.index_scans.items()
+                 if any(s.startswith("Seq Scan") for s in scans))  # fmt: skip
+    note = "seq scan of raw in: " + ", ".join(seq) if seq else "every raw event read is indexed"
+    table.add("window reaches the raw index", str(h.pushdown), "", note)
+    table.add("  plans", str(h.explain_path.name), "", str(h.explain_path))
+    left_out = f"; left out: {', '.join(t.too_slow)}" if t.too_slow else ""
+    return (
+        f"event marts: 1M-event day run {t.run.wall_s:.1f}s ({verdict(ok)}), build "
+        f"{t.build.wall_s:.1f}s, dbt/hand {dbt_s / t.hand_total_s:.1f}x, same rows {t.same}; "
+        f"history 60/10 {h.ratio:.2f}x ({verdict(h.ratio <= HISTORY_TARGET)}){left_out}"
+    )
 
 
 def print_header(target, r, args) -> None:
@@ -140,6 +243,7 @@ def main(argv=None) -> None:
     r = target.redis()
     print_header(target, r, args)
     table = Table()
+    summary = ""
     sync.clear_redis(target, r)  # leftovers of an interrupted run
     try:
         sync_s, result, run, stages = measure_gifts(target, r, args)
@@ -149,10 +253,14 @@ def main(argv=None) -> None:
             add_mart_rows(table, target, args)
         if not args.skip_el:
             add_extract_load_rows(table, target, args)
+        if not args.skip_events:
+            summary = add_event_rows(table, target, args, "[6/6]")
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
     print(table.render())
+    if summary:
+        print(f"\n{summary}")
     elapsed = time.perf_counter() - started
     print(f"\n(total bench time {elapsed:.0f}s; load average at the end {machine.load()})")
 

@@ -8,6 +8,8 @@ import sys
 import warnings
 from datetime import date
 
+from dagster_project.simulate.run import SYSTEMS
+
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
@@ -57,9 +59,15 @@ def _cmd_env(_args) -> int:
 def _cmd_simulate(args) -> int:
     from dagster_project.simulate.run import ExternalTarget, simulate
 
+    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        print(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         simulate(
-            args.systems.split(","), days=args.days, gifts=args.gifts,
+            systems, days=args.days, gifts=args.gifts,
             events_per_day=args.events_per_day, seed=args.seed, end=args.end,
             reset=args.reset, allow_external=args.allow_external,
         )  # fmt: skip
@@ -72,7 +80,9 @@ def _cmd_simulate(args) -> int:
 def _cmd_demo(args) -> int:
     from dagster_project.demo import run_demo
 
-    return run_demo(gifts=args.gifts, days=args.days, seed=args.seed)
+    return run_demo(
+        gifts=args.gifts, days=args.days, seed=args.seed, events_per_day=args.events_per_day
+    )
 
 
 def _cmd_ui(args) -> int:
@@ -104,12 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write simulated app data into the source systems")
     sim.add_argument(
-        "--systems", default="gifts,yesgoddess",
-        help="comma-separated: gifts (Redis), yesgoddess (its app database)",
+        "--systems", default=",".join(SYSTEMS),
+        help="comma-separated, default all: gifts (Redis); yesgoddess, everreach, mashups "
+             "(their app databases)",
     )  # fmt: skip
     sim.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     sim.add_argument("--gifts", type=int, default=None, help="total gifts (default ~1,700/day)")
-    sim.add_argument("--events-per-day", type=int, default=20_000, help="YesGoddess events/day")
+    sim.add_argument("--events-per-day", type=int, default=20_000, help="events/day per app")
     sim.add_argument("--seed", type=int, default=42, help="random seed")
     sim.add_argument("--end", type=date.fromisoformat, default=None,
                      help="last simulated UTC day, YYYY-MM-DD (default today; a past day and "
@@ -125,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=30)
     demo.add_argument("--gifts", type=int, default=50_000)
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--events-per-day", type=int, default=20_000, help="events/day per app")
     demo.set_defaults(func=_cmd_demo)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on workspace.yaml")

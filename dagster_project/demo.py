@@ -14,6 +14,12 @@ import psycopg
 
 from dagster_project.settings import analytics_home
 
+ACTIVE_USERS_SQL = """
+select distinct on (app) app, date, dau, wau, mau, stickiness_pct
+from marts.fct_active_users_daily
+order by app, date desc
+"""
+
 # the demo's summary counts every table and view of these schemas
 SUMMARY_SCHEMAS = ("raw", "quarantine", "marts", "embed")
 EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
@@ -116,6 +122,10 @@ def _print_summary(url: str) -> None:
             d, *n, conv, value = row
             cells = " ".join(f"{x:>8,}" for x in n)
             print(f"  {d!s:<10} {cells} {conv:>7} {value:>11,}")
+        print("\nActive users per app, newest day (marts.fct_active_users_daily)")
+        print(f"  {'app':<12} {'date':<10} {'DAU':>7} {'WAU':>7} {'MAU':>7} {'DAU/MAU %':>10}")
+        for app, d, dau, wau, mau, sticky in conn.execute(ACTIVE_USERS_SQL):
+            print(f"  {app:<12} {d!s:<10} {dau:>7,} {wau:>7,} {mau:>7,} {sticky:>10}")
         print("\nQuarantined gifts (quarantine.gift_analytics), a few reasons:")
         for (reason,) in conn.execute(
             "select reject_reason from quarantine.gift_analytics order by gift_id limit 3"
@@ -151,7 +161,7 @@ def _reset_demo_tables(url: str) -> None:
             conn.execute("delete from ops.sync_state where id like 'el:%' or id like 'enrich:%'")
 
 
-def run_demo(*, gifts: int, days: int, seed: int) -> int:
+def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) -> int:
     started = time.monotonic()
     _step(1, 4, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
     from dagster_project.local.environment import (
@@ -176,7 +186,10 @@ def run_demo(*, gifts: int, days: int, seed: int) -> int:
     from dagster_project.simulate.run import SYSTEMS, simulate
 
     end = datetime.now(UTC).date()
-    simulate(list(SYSTEMS), days=days, gifts=gifts, seed=seed, end=end, reset=True)
+    simulate(
+        list(SYSTEMS), days=days, gifts=gifts, events_per_day=events_per_day, seed=seed,
+        end=end, reset=True,
+    )  # fmt: skip
     # the simulated days, up to yesterday: today's partition is not complete yet
     first, last = end - timedelta(days=days - 1), end - timedelta(days=1)
 

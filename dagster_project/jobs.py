@@ -5,7 +5,7 @@ from dagster import AssetSelection, define_asset_job
 from dagster_project.assets.dbt import daily_dbt_assets
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 
-EVENT_SYSTEMS = ("yesgoddess", "mashups")  # everreach joins on merge
+EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
 
 gift_refresh_job = define_asset_job(
     name="gift_refresh",

@@ -1,7 +1,7 @@
 """Sensors: react to the source systems."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetRecordsFilter,
@@ -92,7 +92,9 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
             if newest is not None:
                 marks[spec.raw_table] = newest.isoformat()
             for day, loaded in days.items():
-                landed.setdefault(day.isoformat(), {})[spec.raw_table] = loaded
+                for back in range(spec.days_read_back + 1):
+                    touched = landed.setdefault((day - timedelta(days=back)).isoformat(), {})
+                    touched[spec.raw_table] = max(loaded, touched.get(spec.raw_table, loaded))
     context.update_cursor(json.dumps(marks))
 
     partitions = set(daily_partitions.get_partition_keys())

@@ -24,6 +24,9 @@ class SourceTable:
     # the column whose UTC day is a row's daily partition (event tables); the late-arrival
     # sensor re-builds the days of rows that land after their partition was built
     event_time: str | None = None
+    # a late row for day d also changes this many days before d (a mart of that day
+    # reads events past its window, e.g. purchases within 24 h of a paywall view)
+    days_read_back: int = 0
     # more raw columns to index (join keys); `_loaded_at` and event_time always are
     indexes: tuple[str, ...] = ()
 

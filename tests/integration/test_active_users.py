@@ -43,7 +43,7 @@ def _insert(app, rows, first_id: int, arrived: str | None = None) -> None:
 
 
 def _land(conn, url: str) -> None:
-    land_empty_sources(conn, url, systems=("mashups",))  # the other apps, with no events
+    land_empty_sources(conn, url, systems=("everreach", "mashups"))  # no events there
     engine = source_engine(url)
     spec = next(s for s in SOURCE_TABLES if s.raw_table == "yesgoddess__events")
     extract_load(conn, engine, replace(spec, schema=SCHEMA))

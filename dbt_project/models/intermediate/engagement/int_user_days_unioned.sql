@@ -13,6 +13,11 @@ with yesgoddess as (
     where {{ in_window('occurred_at') }}
 ),
 
+everreach as (
+    select * from {{ ref('stg_everreach__app_events') }}
+    where {{ in_window('occurred_at') }}
+),
+
 mashups as (
     select * from {{ ref('stg_mashups__analytics_events') }}
     where {{ in_window('occurred_at') }}
@@ -25,6 +30,15 @@ unioned as (
         actor_id as user_id
     from yesgoddess
     where actor_id is not null
+
+    union all
+
+    select
+        'everreach' as app,
+        event_date as date,
+        user_id
+    from everreach
+    where user_id is not null
 
     union all
 

@@ -39,7 +39,7 @@ counted as (
         on
             days.app = user_days.app
             and user_days.date > days.date - 30
-            and user_days.date <= days.date
+            and days.date >= user_days.date
     group by days.app, days.date
 ),
 

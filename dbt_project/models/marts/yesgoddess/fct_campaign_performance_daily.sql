@@ -32,6 +32,7 @@ daily as (
         utm_source,
         utm_medium,
         utm_campaign,
+        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents,
         count(distinct session_id) as sessions,
         count(distinct visitor_key) as unique_visitors,
         count(*) filter (where event_type = 'asset_viewed') as views,
@@ -41,8 +42,7 @@ daily as (
         count(*) filter (where event_type = 'license_created') as conversions,
         count(distinct session_id) filter (
             where event_type = 'license_created'
-        ) as converting_sessions,
-        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents
+        ) as converting_sessions
     from attributed
     group by event_date, utm_source, utm_medium, utm_campaign
 ),

@@ -18,12 +18,12 @@ final as (
         project_id,
         ip_asset_id,
         license_id,
+        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents,
         count(*) filter (where event_type = 'asset_viewed') as views,
         count(*) filter (
             where event_type in ('asset_downloaded', 'license_clicked')
         ) as clicks,
         count(*) filter (where event_type = 'license_created') as conversions,
-        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents,
         count(distinct visitor_key) as unique_visitors,
         round(coalesce(sum(engagement_ms), 0) / 1000.0, 3) as engagement_time,
         jsonb_build_object(

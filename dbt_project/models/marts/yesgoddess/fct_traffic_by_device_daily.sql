@@ -33,12 +33,12 @@ final as (
         device_type,
         browser,
         os,
+        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents,
         count(distinct session_id) as sessions,
         count(distinct visitor_key) as unique_visitors,
         count(*) as events,
         count(*) filter (where event_type = 'asset_viewed') as views,
-        count(*) filter (where event_type = 'license_created') as conversions,
-        coalesce(sum(revenue_cents), 0)::bigint as revenue_cents
+        count(*) filter (where event_type = 'license_created') as conversions
     from located
     group by event_date, device_type, browser, os
 )

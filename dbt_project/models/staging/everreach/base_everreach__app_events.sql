@@ -1,3 +1,4 @@
+{{ config(materialized="ephemeral") }}
 -- Every raw arrival of an EverReach app event, typed, with the reason it cannot be used
 -- (null when usable). No dedup here: staging keeps the first arrival of each event, and
 -- quarantine.everreach__app_events shows every rejected arrival.
