@@ -146,10 +146,12 @@ def covered_marts(project: Project, systems: list[str], marts: list[str]) -> tup
     return covered, sorted(set(marts) - names)
 
 
-def probe(project: Project, timeout_s: int) -> list[str]:
-    """Untimed first run of the day's partition (also dbt's warm-up with these vars), each
-    statement cancelled after `timeout_s`: the marts that cannot finish at this volume."""
-    run = dbt("run", ["tag:daily"], *window(DAY), timeout_s=timeout_s)
+def probe(project: Project, timeout_s: int, rebuilt: bool = False) -> list[str]:
+    """Untimed first run of the day's partition (also dbt's warm-up with these vars) and,
+    with `rebuilt`, of the whole-rebuild marts, each statement cancelled after `timeout_s`:
+    the marts that cannot finish at this volume."""
+    select = ["tag:daily", *(project.rebuilt if rebuilt else [])]
+    run = dbt("run", select, *window(DAY), timeout_s=timeout_s)
     return sorted(run.failed)
 
 
@@ -167,7 +169,8 @@ class DayTimes:
     raw_rows: dict[str, int]  # raw event rows per system
     day_events: dict[str, int]  # usable, deduplicated events of the day per system
     timeout_s: int
-    too_slow: list[str]  # daily marts cancelled by the statement timeout: not in the runs
+    daily_marts: list[str]  # every daily mart of the project
+    too_slow: list[str]  # marts cancelled by the statement timeout: not in the timed runs
     startup: DbtRun
     startup_reparse_s: float  # the same start-up when the vars change (a new partition)
     run: DbtRun  # dbt run --select tag:daily, the day's window
@@ -237,17 +240,18 @@ def bench_event_day(
     raw_rows, day_events = _counts(target, systems, DAY)
     progress(f"probe run of the day's partition, statements cancelled after {timeout_s}s "
              "(untimed) ...")  # fmt: skip
-    too_slow = probe(project, timeout_s)
+    too_slow = probe(project, timeout_s, rebuilt=True)
     if too_slow:
         progress(f"did not finish in {timeout_s}s, left out of the timed runs: "
                  + ", ".join(too_slow))  # fmt: skip
-    daily = daily_selection(too_slow)
+    daily = daily_selection([m for m in too_slow if m in project.daily])
     marts = sorted(set(project.daily) - set(too_slow))
+    rebuilt = [m for m in project.rebuilt if m not in too_slow]
     startup_view = STARTUP_VIEWS[systems[0]]
     reparse = dbt("run", [startup_view]).wall_s  # vars differ from the last run: full parse
     dbt("run", [startup_view], *window(DAY))  # and back to the window's vars
     covered, uncovered = covered_marts(project, systems, marts)
-    slow_hand, _ = covered_marts(project, systems, too_slow)
+    slow_hand, _ = covered_marts(project, systems, [m for m in too_slow if m in project.daily])
     startups, runs, builds, rebuilds, covered_runs = [], [], [], [], []
     hands: dict[str, list[float]] = {}
     slow_hands: dict[str, list[float]] = {}
@@ -257,8 +261,8 @@ def bench_event_day(
         startups.append(dbt("run", [startup_view], *window(DAY)))
         runs.append(dbt("run", daily, *window(DAY)))
         builds.append(dbt("build", daily, *window(DAY), *BUILDABLE))
-        if project.rebuilt:
-            rebuilds.append(dbt("run", project.rebuilt, *window(DAY)))
+        if rebuilt:
+            rebuilds.append(dbt("run", rebuilt, *window(DAY)))
         if uncovered:
             covered_runs.append(dbt("run", [m.model for m in covered], *window(DAY)))
         hand.reset(target.warehouse_url)
@@ -274,9 +278,9 @@ def bench_event_day(
     compare = hand.mismatches(target.warehouse_url, covered, project.daily, DAY)
     return DayTimes(
         systems=systems, rows=rows, raw_rows=raw_rows, day_events=day_events,
-        timeout_s=timeout_s, too_slow=too_slow,
+        timeout_s=timeout_s, daily_marts=sorted(project.daily), too_slow=too_slow,
         startup=best(startups), startup_reparse_s=reparse, run=best(runs), build=best(builds),
-        rebuilt=best(rebuilds) if rebuilds else None, rebuilt_models=project.rebuilt,
+        rebuilt=best(rebuilds) if rebuilds else None, rebuilt_models=rebuilt,
         covered_run=best(covered_runs) if covered_runs else best(runs),
         hand_s={k: min(v) for k, v in hands.items()},
         hand_slow_s={k: min(v) for k, v in slow_hands.items() if k != "commit"},
