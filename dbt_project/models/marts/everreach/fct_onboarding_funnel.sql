@@ -37,111 +37,96 @@ person_events as (
     left join identities on events.anonymous_id = identities.anonymous_id
 ),
 
-signup_started as (
+-- One row per person: the first signup_started and every time of each later step, so
+-- the strict order below is per-person array work, not a self-join per step.
+person_steps as (
     select
         person_key,
-        min(occurred_at) as started_at
+        min(occurred_at) filter (where event_name = 'signup_started') as started_at,
+        array_agg(occurred_at) filter (
+            where event_name = 'signup_completed'
+        ) as signup_completed_times,
+        array_agg(occurred_at) filter (
+            where event_name = 'onboarding_completed'
+        ) as onboarding_completed_times,
+        array_agg(occurred_at) filter (
+            where event_name = 'aha_reached'
+        ) as aha_reached_times,
+        array_agg(occurred_at) filter (
+            where event_name = 'trial_started'
+        ) as trial_started_times,
+        array_agg(occurred_at) filter (
+            where event_name = 'purchase_succeeded'
+        ) as purchase_succeeded_times
     from person_events
-    where event_name = 'signup_started'
     group by person_key
 ),
 
-signup_completed as (
+-- each step: its first time after the previous step's, before the window closes
+reached as (
     select
-        signup_started.person_key,
-        signup_started.started_at,
-        min(person_events.occurred_at) as reached_at
-    from signup_started
-    inner join person_events
-        on
-            signup_started.person_key = person_events.person_key
-            and signup_started.started_at < person_events.occurred_at
-            and person_events.event_name = 'signup_completed'
-            and person_events.occurred_at
-            < signup_started.started_at + interval '1 day' * {{ window_days }}
-    group by signup_started.person_key, signup_started.started_at
-),
-
-onboarding_completed as (
-    select
-        signup_completed.person_key,
-        signup_completed.started_at,
-        min(person_events.occurred_at) as reached_at
-    from signup_completed
-    inner join person_events
-        on
-            signup_completed.person_key = person_events.person_key
-            and signup_completed.reached_at < person_events.occurred_at
-            and person_events.event_name = 'onboarding_completed'
-            and person_events.occurred_at
-            < signup_completed.started_at + interval '1 day' * {{ window_days }}
-    group by signup_completed.person_key, signup_completed.started_at
-),
-
-aha_reached as (
-    select
-        onboarding_completed.person_key,
-        onboarding_completed.started_at,
-        min(person_events.occurred_at) as reached_at
-    from onboarding_completed
-    inner join person_events
-        on
-            onboarding_completed.person_key = person_events.person_key
-            and onboarding_completed.reached_at < person_events.occurred_at
-            and person_events.event_name = 'aha_reached'
-            and person_events.occurred_at
-            < onboarding_completed.started_at + interval '1 day' * {{ window_days }}
-    group by onboarding_completed.person_key, onboarding_completed.started_at
-),
-
-trial_started as (
-    select
-        aha_reached.person_key,
-        aha_reached.started_at,
-        min(person_events.occurred_at) as reached_at
-    from aha_reached
-    inner join person_events
-        on
-            aha_reached.person_key = person_events.person_key
-            and aha_reached.reached_at < person_events.occurred_at
-            and person_events.event_name = 'trial_started'
-            and person_events.occurred_at
-            < aha_reached.started_at + interval '1 day' * {{ window_days }}
-    group by aha_reached.person_key, aha_reached.started_at
-),
-
-purchase_succeeded as (
-    select
-        trial_started.person_key,
-        trial_started.started_at,
-        min(person_events.occurred_at) as reached_at
-    from trial_started
-    inner join person_events
-        on
-            trial_started.person_key = person_events.person_key
-            and trial_started.reached_at < person_events.occurred_at
-            and person_events.event_name = 'purchase_succeeded'
-            and person_events.occurred_at
-            < trial_started.started_at + interval '1 day' * {{ window_days }}
-    group by trial_started.person_key, trial_started.started_at
+        person_steps.person_key,
+        person_steps.started_at,
+        signup_completed.reached_at as signup_completed_at,
+        onboarding_completed.reached_at as onboarding_completed_at,
+        aha_reached.reached_at as aha_reached_at,
+        trial_started.reached_at as trial_started_at,
+        purchase_succeeded.reached_at as purchase_succeeded_at
+    from person_steps
+    cross join
+        lateral (
+            select min(t.at) as reached_at
+            from unnest(person_steps.signup_completed_times) as t (at)
+            where
+                t.at > person_steps.started_at
+                and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
+        ) as signup_completed
+    cross join
+        lateral (
+            select min(t.at) as reached_at
+            from unnest(person_steps.onboarding_completed_times) as t (at)
+            where
+                t.at > signup_completed.reached_at
+                and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
+        ) as onboarding_completed
+    cross join
+        lateral (
+            select min(t.at) as reached_at
+            from unnest(person_steps.aha_reached_times) as t (at)
+            where
+                t.at > onboarding_completed.reached_at
+                and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
+        ) as aha_reached
+    cross join
+        lateral (
+            select min(t.at) as reached_at
+            from unnest(person_steps.trial_started_times) as t (at)
+            where
+                t.at > aha_reached.reached_at
+                and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
+        ) as trial_started
+    cross join
+        lateral (
+            select min(t.at) as reached_at
+            from unnest(person_steps.purchase_succeeded_times) as t (at)
+            where
+                t.at > trial_started.reached_at
+                and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
+        ) as purchase_succeeded
+    where person_steps.started_at is not null
 ),
 
 counted as (
     select
-        (signup_started.started_at at time zone 'utc')::date as cohort_date,
+        (started_at at time zone 'utc')::date as cohort_date,
         count(*) as signup_started_users,
-        count(signup_completed.person_key) as signup_completed_users,
-        count(onboarding_completed.person_key) as onboarding_completed_users,
-        count(aha_reached.person_key) as aha_reached_users,
-        count(trial_started.person_key) as trial_started_users,
-        count(purchase_succeeded.person_key) as purchase_succeeded_users
-    from signup_started
-    left join signup_completed on signup_started.person_key = signup_completed.person_key
-    left join onboarding_completed on signup_started.person_key = onboarding_completed.person_key
-    left join aha_reached on signup_started.person_key = aha_reached.person_key
-    left join trial_started on signup_started.person_key = trial_started.person_key
-    left join purchase_succeeded on signup_started.person_key = purchase_succeeded.person_key
-    group by (signup_started.started_at at time zone 'utc')::date
+        count(signup_completed_at) as signup_completed_users,
+        count(onboarding_completed_at) as onboarding_completed_users,
+        count(aha_reached_at) as aha_reached_users,
+        count(trial_started_at) as trial_started_users,
+        count(purchase_succeeded_at) as purchase_succeeded_users
+    from reached
+    group by (started_at at time zone 'utc')::date
 ),
 
 -- rates are percentages of the cohort (everyone who started signing up that day)

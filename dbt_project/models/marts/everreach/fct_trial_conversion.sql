@@ -7,29 +7,31 @@ with events as (
     where event_name in ('trial_started', 'trial_expired', 'purchase_succeeded')
 ),
 
-trials as (
+-- one pass, no self-join: each event sees its user's first trial start
+events_with_trial as (
     select
         user_key,
-        min(occurred_at) as trial_started_at
+        event_name,
+        occurred_at,
+        min(occurred_at) filter (where event_name = 'trial_started')
+            over (partition by user_key)
+            as trial_started_at
     from events
-    where event_name = 'trial_started'
-    group by user_key
 ),
 
 outcomes as (
     select
-        trials.user_key,
-        trials.trial_started_at,
-        min(events.occurred_at) filter (
-            where events.event_name = 'purchase_succeeded'
+        user_key,
+        trial_started_at,
+        min(occurred_at) filter (
+            where event_name = 'purchase_succeeded' and occurred_at > trial_started_at
         ) as converted_at,
-        min(events.occurred_at) filter (where events.event_name = 'trial_expired') as expired_at
-    from trials
-    left join events
-        on
-            trials.user_key = events.user_key
-            and trials.trial_started_at < events.occurred_at
-    group by trials.user_key, trials.trial_started_at
+        min(occurred_at) filter (
+            where event_name = 'trial_expired' and occurred_at > trial_started_at
+        ) as expired_at
+    from events_with_trial
+    where trial_started_at is not null
+    group by user_key, trial_started_at
 ),
 
 final as (
