@@ -360,12 +360,12 @@ def _add_history(target, systems, project, bases, first: int, last: int) -> dict
             ).fetchone()[0]
     with target.connect(autocommit=True) as conn:
         seconds, _ = timed(lambda: [
-            conn.execute(sql.SQL("vacuum analyze {}").format(sql.Identifier("raw", s.raw_table)))
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", s.raw_table)))
             for system in systems for s in data.specs(system)
         ])  # fmt: skip
         for relation in project.daily.values():
             conn.execute(f"analyze {relation}")
-    progress(f"vacuum analyze of raw in {seconds:.1f}s (untimed)")
+    progress(f"analyze of raw in {seconds:.1f}s (untimed)")
     return counts
 
 
