@@ -26,19 +26,37 @@ purchases as (
 
 views as (
     select
-        events.event_date,
-        events.user_key,
-        coalesce(events.placement, 'unknown') as placement,
-        exists(
-            select 1
-            from purchases
-            where
-                purchases.user_key = events.user_key
-                and purchases.occurred_at >= events.occurred_at
-                and purchases.occurred_at < events.occurred_at + interval '24 hours'
-        ) as converted
+        event_id,
+        occurred_at,
+        event_date,
+        user_key,
+        coalesce(placement, 'unknown') as placement
     from events
-    where events.event_name = 'paywall_shown'
+    where event_name = 'paywall_shown'
+),
+
+-- a join on the person, not a correlated subquery: one hash join however many views
+converted_views as (
+    select distinct
+        views.event_id,
+        views.occurred_at
+    from views
+    inner join purchases
+        on
+            views.user_key = purchases.user_key
+            and views.occurred_at <= purchases.occurred_at
+            and purchases.occurred_at < views.occurred_at + interval '24 hours'
+),
+
+checked as (
+    select
+        views.*,
+        converted_views.event_id is not null as converted
+    from views
+    left join converted_views
+        on
+            views.event_id = converted_views.event_id
+            and views.occurred_at = converted_views.occurred_at
 ),
 
 final as (
@@ -53,7 +71,7 @@ final as (
             100.0 * count(distinct user_key) filter (where converted) / count(distinct user_key),
             2
         ) as conversion_rate
-    from views
+    from checked
     group by event_date, placement
 )
 
