@@ -6,8 +6,15 @@
 -- (var onboarding_window_days after signup_started, default 14). A cohort changes for
 -- as long as its window is open, so the model is rebuilt whole from the six funnel
 -- event names only.
+-- only the columns used: the CTE is read twice, so Postgres materializes it
 with events as (
-    select * from {{ ref('stg_everreach__app_events') }}
+    select
+        event_id,
+        event_name,
+        user_id,
+        anonymous_id,
+        occurred_at
+    from {{ ref('stg_everreach__app_events') }}
     where
         event_name in (
             'signup_started', 'signup_completed', 'onboarding_completed', 'aha_reached',

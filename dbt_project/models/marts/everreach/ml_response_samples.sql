@@ -26,10 +26,15 @@ events as (
         )
 ),
 
--- only the prompts of these responses: a primary-key lookup, whatever day they were sent
+-- only the prompts of these responses. A response follows its prompt within seconds, so
+-- a prompt sent from a day before the window on is enough; the bound lets the planner
+-- use raw's created_at index instead of scanning every prompt ever sent.
 prompts as (
     select * from {{ ref('stg_everreach__prompts') }}
-    where prompt_id in (select responses.prompt_id from responses)
+    where
+        created_at >= ({{ window_start() }} - 1)::timestamp at time zone 'utc'
+        and created_at < {{ window_end() }}::timestamp at time zone 'utc'
+        and prompt_id in (select responses.prompt_id from responses)
 ),
 
 feedback as (

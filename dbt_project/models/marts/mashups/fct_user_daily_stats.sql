@@ -9,8 +9,17 @@
 }}
 -- Seed 004 user_daily_stats: per signed-in user and UTC day, what they created and what
 -- their mashups and profile received that day.
+-- only the columns used: the CTE is read three times, so Postgres materializes it, and
+-- `select *` would compute the scrubbed props of every event for nothing
 with events as (
-    select * from {{ ref('stg_mashups__analytics_events') }}
+    select
+        user_id,
+        user_key,
+        event_type,
+        event_date,
+        mashup_id,
+        followed_creator_id
+    from {{ ref('stg_mashups__analytics_events') }}
     where {{ in_window('occurred_at') }}
 ),
 
