@@ -4,6 +4,7 @@ intermediate or marts, every mart built, every rejected row with a reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import date
@@ -15,6 +16,7 @@ from dagster import DagsterInstance
 
 from dagster_project.definitions import defs
 from dagster_project.jobs import EVENT_SYSTEMS
+from dagster_project.project import ensure_manifest
 
 END = date(2026, 3, 31)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -131,3 +133,30 @@ def test_every_mart_is_built_and_every_rejection_has_a_reason(built):
                 f"select count(*), count(reject_reason) from quarantine.{table}"
             ).fetchone()
             assert rows == reasons, table
+
+
+def test_every_mart_column_is_documented_and_every_mart_tested_on_its_grain(built):
+    """The contract for Metabase users: what each column means is in the dbt docs (and
+    persisted as a comment), and each mart has a grain test."""
+    nodes = json.loads(ensure_manifest().read_text())["nodes"]
+    models = {n["alias"] or n["name"]: n for n in nodes.values() if n["resource_type"] == "model"}
+    grain_tested = {
+        n["attached_node"]
+        for n in nodes.values()
+        if n["resource_type"] == "test"
+        and n.get("test_metadata", {}).get("name") in ("unique_grain", "unique")
+    }
+    with psycopg.connect(built) as conn:
+        columns = conn.execute(
+            "select table_name, column_name, col_description(format('marts.%I', table_name)"
+            "::regclass, ordinal_position) from information_schema.columns "
+            "where table_schema = 'marts' order by 1"
+        ).fetchall()
+    undocumented = [
+        f"{table}.{column}"
+        for table, column, comment in columns
+        if not (models[table]["columns"].get(column, {}).get("description") and comment)
+    ]
+    assert columns and undocumented == []
+    untested = {t for t, _, _ in columns if models[t]["unique_id"] not in grain_tested}
+    assert untested == set()
