@@ -1,11 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='window_replace',
-    window_column='date',
-    window_lookahead_days=29,
-    tags=['daily'],
-    on_schema_change='append_new_columns',
-) }}
+{{ config(window_lookahead_days=29) }}
 -- Daily, weekly and monthly active users per app and day, and stickiness (DAU / MAU).
 -- WAU and MAU of a day count distinct users over the 7 / 30 days ending that day, never
 -- a sum of daily counts. A partition's days also enter the MAU of the 29 days after, so

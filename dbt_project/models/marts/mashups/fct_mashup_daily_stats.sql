@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='window_replace',
-        window_column='date',
-        tags=['daily'],
-        on_schema_change='append_new_columns'
-    )
-}}
 -- Seed 004 mashup_daily_stats: per mashup and UTC day, each event counted on its own day.
 with events as (
     select * from {{ ref('stg_mashups__analytics_events') }}

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='window_replace',
-        window_column='date',
-        tags=['daily'],
-        on_schema_change='append_new_columns'
-    )
-}}
 -- Plays per UTC day and hour of the day (seed 004 "peakTimes").
 with events as (
     select * from {{ ref('stg_mashups__analytics_events') }}

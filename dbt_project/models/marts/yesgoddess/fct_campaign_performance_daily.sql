@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='window_replace',
-    window_column='date',
-    tags=['daily'],
-    on_schema_change='append_new_columns',
-) }}
 -- Campaign (UTM) performance per day: the events of sessions whose landing carried an
 -- attribution row; a session without UTM tags is direct or referral traffic (null tags).
 with events as (

@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='window_replace',
-    window_column='date',
-    tags=['daily'],
-    on_schema_change='append_new_columns',
-) }}
 -- Seed 001's daily_metrics: one row per day and entity (project, IP asset, license; a
 -- missing one is null), rebuilt for the partition window on every run.
 with events as (
