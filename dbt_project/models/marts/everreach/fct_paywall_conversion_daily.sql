@@ -19,7 +19,6 @@ purchases as (
 
 views as (
     select
-        event_id,
         occurred_at,
         event_date,
         user_key,
@@ -28,28 +27,49 @@ views as (
     where event_name = 'paywall_shown'
 ),
 
--- a join on the person, not a correlated subquery: one hash join however many views
-converted_views as (
-    select distinct
-        views.event_id,
-        views.occurred_at
+-- No join at all (a range join here is at the mercy of the planner's row estimates):
+-- each person's views and purchases in one timeline, newest first, so a running min
+-- over the rows before a view is the first purchase at or after it (a purchase at the
+-- same instant sorts first and counts).
+timeline as (
+    select
+        occurred_at,
+        event_date,
+        user_key,
+        placement,
+        false as is_purchase
     from views
-    inner join purchases
-        on
-            views.user_key = purchases.user_key
-            and views.occurred_at <= purchases.occurred_at
-            and purchases.occurred_at < views.occurred_at + interval '24 hours'
+
+    union all
+
+    select
+        occurred_at,
+        null as event_date,
+        user_key,
+        null as placement,
+        true as is_purchase
+    from purchases
+),
+
+next_purchases as (
+    select
+        *,
+        min(occurred_at) filter (where is_purchase) over (
+            partition by user_key
+            order by occurred_at desc, is_purchase desc
+            rows between unbounded preceding and current row
+        ) as next_purchase_at
+    from timeline
 ),
 
 checked as (
     select
-        views.*,
-        converted_views.event_id is not null as converted
-    from views
-    left join converted_views
-        on
-            views.event_id = converted_views.event_id
-            and views.occurred_at = converted_views.occurred_at
+        event_date,
+        user_key,
+        placement,
+        coalesce(next_purchase_at < occurred_at + interval '24 hours', false) as converted
+    from next_purchases
+    where not is_purchase
 ),
 
 final as (
