@@ -1,23 +1,22 @@
-{{ config(materialized='ephemeral') }}
--- The attribution of each YesGoddess session: its landing event's UTM tags and device.
--- Ephemeral, so it compiles into each mart with that mart's partition window. A landing
--- up to a day before the window still attributes a session that crossed midnight; an
--- attribution row is written when its landing event arrives, so never before the event.
+-- The attribution of each YesGoddess session: its landing event's UTM tags and device,
+-- one row per session and UTC day of its landing (daily-partitioned, so the campaign and
+-- device marts share one computation and read a small table). An attribution row is
+-- written when its landing event arrives, so never before the event happened.
 with attributions as (
     select * from {{ ref('stg_yesgoddess__attributions') }}
-    where created_at >= ({{ window_start() }} - 1)::timestamp at time zone 'utc'
+    where created_at >= {{ window_start() }}::timestamp at time zone 'utc'
 ),
 
 landings as (
     select * from {{ ref('stg_yesgoddess__events') }}
-    where
-        occurred_at >= ({{ window_start() }} - 1)::timestamp at time zone 'utc'
-        and occurred_at < {{ window_end() }}::timestamp at time zone 'utc'
+    where {{ in_window('occurred_at') }}
 ),
 
 final as (
     select distinct on (landings.session_id)
+        landings.event_date as date,
         landings.session_id,
+        landings.occurred_at as landed_at,
         attributions.utm_source,
         attributions.utm_medium,
         attributions.utm_campaign,

@@ -6,8 +6,12 @@ with events as (
     where {{ in_window('occurred_at') }}
 ),
 
+-- a session that crossed midnight landed the day before the window
 sessions as (
-    select * from {{ ref('int_sessions_attributed') }}
+    select distinct on (session_id) *
+    from {{ ref('int_sessions_attributed') }}
+    where date >= {{ window_start() }} - 1 and date < {{ window_end() }}
+    order by session_id asc, landed_at asc
 ),
 
 located as (
