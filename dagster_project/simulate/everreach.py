@@ -51,6 +51,7 @@ import psycopg
 from psycopg import sql
 
 from dagster_project.simulate import clock
+from dagster_project.simulate.copy_rows import copy_rows
 
 SEC, MIN, HOUR, DAY = clock.SEC, clock.MIN, clock.HOUR, clock.DAY
 
@@ -834,18 +835,6 @@ def create_tables(conn: psycopg.Connection, schema: str | None = None) -> None:
     conn.execute(sql.SQL(_DDL).format(**_tables(schema)))
 
 
-def _copy(conn, table: sql.Composable, columns, rows) -> int:
-    statement = sql.SQL("copy {} ({}) from stdin").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    n = 0
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
-
-
 def simulate_everreach(
     conn: psycopg.Connection,
     *,
@@ -886,7 +875,9 @@ def simulate_everreach(
         gen.day(day_ms, target)
         ready = gen.arrived_before(day_ms + DAY if i < days - 1 else cutoff)
         for k, (table, columns) in enumerate(targets_columns):
-            written[k] += _copy(conn, tables[table], columns, (r for _, j, r in ready if j == k))
+            written[k] += copy_rows(
+                conn, tables[table], columns, (r for _, j, r in ready if j == k)
+            )
         if progress:
             progress(i + 1, days)
     conn.commit()

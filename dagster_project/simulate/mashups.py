@@ -55,6 +55,7 @@ import psycopg
 from psycopg import sql
 
 from dagster_project.simulate.clock import DAY, EPOCH, HOUR, MIN, SEC, window
+from dagster_project.simulate.copy_rows import copy_rows
 
 # event type → category (seeds/mashups_event_types.csv holds the same list)
 EVENT_TYPES = {
@@ -534,19 +535,6 @@ def create_tables(conn: psycopg.Connection, schema: str | None = None) -> None:
     )
 
 
-def _copy(conn: psycopg.Connection, target: sql.Composable, columns, rows) -> int:
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    n = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(sql.SQL("copy {} ({}) from stdin").format(target, names)) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
-
-
 def _write_mashups(conn: psycopg.Connection, schema: str | None, rows: list[tuple]) -> int:
     """COPY into a temporary table, then insert the ones not there yet (re-runs append)."""
     if not rows:
@@ -557,7 +545,7 @@ def _write_mashups(conn: psycopg.Connection, schema: str | None, rows: list[tupl
         ).format(_names(schema, "mashups"))
     )
     conn.execute("truncate _new_mashups")
-    _copy(conn, sql.Identifier("_new_mashups"), MASHUP_COLUMNS, rows)
+    copy_rows(conn, sql.Identifier("_new_mashups"), MASHUP_COLUMNS, rows)
     inserted = conn.execute(
         sql.SQL("insert into {} select * from _new_mashups on conflict (id) do nothing").format(
             _names(schema, "mashups")
@@ -607,7 +595,7 @@ def simulate_mashups(
         # later days' events happen (and so arrive) after this day ends: flush up to there
         bound = day_ms + DAY if i < days - 1 else cutoff
         ready = gen.arrived_before(bound)
-        events += _copy(conn, events_table, EVENT_COLUMNS, (row for _, row in ready))
+        events += copy_rows(conn, events_table, EVENT_COLUMNS, (row for _, row in ready))
         if progress:
             progress(i + 1, days)
     conn.commit()

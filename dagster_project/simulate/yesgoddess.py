@@ -63,6 +63,7 @@ from dagster_project.simulate.clock import (
     SEC as _SEC,
 )
 from dagster_project.simulate.clock import window as _window
+from dagster_project.simulate.copy_rows import copy_rows
 
 EVENT_TYPES = (
     # user
@@ -868,23 +869,15 @@ def create_tables(conn: psycopg.Connection, schema: str = "public") -> None:
     conn.execute(sql.SQL(_DDL).format(schema=sql.Identifier(schema)))
 
 
-def _copy(conn: psycopg.Connection, schema: str, table: str, columns, rows) -> int:
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    statement = sql.SQL("copy {}.{} ({}) from stdin").format(
-        sql.Identifier(schema), sql.Identifier(table), names
-    )
-    n = 0
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
-
-
 def _write(conn: psycopg.Connection, schema: str, ready: list[tuple]) -> tuple[int, int]:
-    events = _copy(conn, schema, "events", EVENT_COLUMNS, (row for _, row, _ in ready))
-    attribution = _copy(
-        conn, schema, "attribution", ATTRIBUTION_COLUMNS, (a for _, _, a in ready if a)
+    events = copy_rows(
+        conn, sql.Identifier(schema, "events"), EVENT_COLUMNS, (row for _, row, _ in ready)
+    )
+    attribution = copy_rows(
+        conn,
+        sql.Identifier(schema, "attribution"),
+        ATTRIBUTION_COLUMNS,
+        (a for _, _, a in ready if a),
     )
     return events, attribution
 
