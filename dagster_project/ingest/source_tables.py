@@ -53,7 +53,6 @@ class SourceTable:
 
 # The app-database tables the warehouse loads (more systems join as their marts land).
 SOURCE_TABLES: tuple[SourceTable, ...] = (
-    # events may be delivered twice: ingest_seq (arrival order) is the row's identity
     # Event tables may deliver an event twice: ingest_seq (arrival order) is the row's
     # identity in the app database and in raw; the event id is deduplicated in staging.
     SourceTable("yesgoddess", "events", ("ingest_seq",), "created_at", event_time="occurred_at"),
@@ -74,4 +73,18 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
         event_time="timestamp",
     ),  # fmt: skip
     SourceTable("mashups", "mashups", ("id",), "created_at"),
+    # Wallet: the ledger is append-only (its day is its partition); purchases change status
+    # (revenue counts on the purchase's created_at day, so a change rebuilds that day);
+    # referrals and authorizations change status too, so they are read by updated_at.
+    SourceTable("wallet", "users", ("id",), "created_at"),
+    SourceTable("wallet", "wallet_ledger", ("id",), "occurred_at", event_time="occurred_at"),
+    SourceTable("wallet", "purchases", ("id",), "updated_at", event_time="created_at"),
+    SourceTable("wallet", "referrals", ("id",), "updated_at"),
+    SourceTable("wallet", "authorizations", ("id",), "updated_at"),
+    # CryptoGift's DAO side: tasks and referrals move through statuses (read by updated_at);
+    # codes and rewards are written once.
+    SourceTable("cryptogift", "tasks", ("id",), "updated_at"),
+    SourceTable("cryptogift", "referral_codes", ("id",), "created_at"),
+    SourceTable("cryptogift", "referrals", ("id",), "updated_at"),
+    SourceTable("cryptogift", "referral_rewards", ("id",), "created_at"),
 )
