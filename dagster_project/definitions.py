@@ -9,6 +9,7 @@ from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
 from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
 from dagster_project.assets.ingest_sources import source_table_asset
+from dagster_project.checks import ledger_checks
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.jobs import daily_marts_job, events_daily_job, gift_refresh_job
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
@@ -24,7 +25,7 @@ defs = Definitions(
         warehouse_dbt_assets,
         daily_dbt_assets,
     ],
-    asset_checks=[gift_quarantine_rate],
+    asset_checks=[gift_quarantine_rate, ledger_checks],
     jobs=[gift_refresh_job, events_daily_job, daily_marts_job],
     schedules=[events_nightly_schedule],
     sensors=[gift_dirty_sensor, late_arrival_sensor],

@@ -29,16 +29,20 @@
   re-run of a partition replaces it exactly (also a group that vanished from the window).
   The model names its date column in config(window_column=...), default `date`. A
   rolling mart (e.g. 30-day actives) whose later days depend on the window's days sets
-  config(window_lookahead_days=N) and rebuilds [min_date, max_date + N) instead.
+  config(window_lookahead_days=N) and rebuilds [min_date, max_date + N) instead. A
+  weekly or monthly mart sets config(window_grain='week'|'month'): its date column holds
+  period starts, and every period the window touches is rebuilt.
 -#}
 {% macro get_incremental_window_replace_sql(arg_dict) %}
     {%- set target = arg_dict["target_relation"] -%}
     {%- set column = config.get("window_column", "date") -%}
     {%- set lookahead = config.get("window_lookahead_days", 0) -%}
+    {%- set grain = config.get("window_grain") -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
     delete from {{ target }}
     where
-        {{ column }} >= {{ window_start() }}
+        {{ column }} >= {% if grain %}date_trunc('{{ grain }}', {{ window_start() }})::date
+        {%- else %}{{ window_start() }}{% endif %}
         and {{ column }} < least({{ window_end() }} + {{ lookahead }}, '9999-12-31'::date);
 
     insert into {{ target }} ({{ columns }})
