@@ -1,5 +1,6 @@
 """`make bench`: speed figures for the gift sync and the gift marts, with the seed's naive
-loop, the Redis/COPY floors and hand-written SQL measured in the same run (docs/PERFORMANCE.md)."""
+loop, the Redis/COPY floors and hand-written SQL measured in the same run, the event marts
+and the token economy (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench import environment, event_data, events, floors, machine, marts, naive, sync
+from bench import (
+    environment,
+    event_data,
+    events,
+    floors,
+    machine,
+    marts,
+    naive,
+    sync,
+    token_data,
+    tokens,
+)
 from bench import extract_load as el
 from bench.report import Table, header, verdict
 from bench.timing import progress
@@ -48,6 +60,26 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=30,
         help="seconds after which a daily mart's statement is cancelled and the mart left out",
     )
+    p.add_argument("--skip-tokens", action="store_true", help="skip the token-economy figures")
+    p.add_argument(
+        "--ledger-rows",
+        type=int,
+        default=5_000_000,
+        help="wallet ledger rows under the token marts",
+    )
+    p.add_argument(
+        "--token-runs", type=int, default=50, help="runs of each token query (p50/p95 of them)"
+    )
+    p.add_argument(
+        "--reuse-token-data",
+        action="store_true",
+        help="keep the token data of an earlier run of the same day and size (no EL figure)",
+    )
+    p.add_argument(
+        "--only",
+        choices=["tokens"],
+        help="run only this section (no gift sync, marts, extract-load or event marts)",
+    )
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
@@ -57,9 +89,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def measure_gifts(target, r, args):
     end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/6] sync_gifts (the production path)", flush=True)
+        print("[1/7] sync_gifts (the production path)", flush=True)
         sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/6] the seed's naive loop on the same dirty set", flush=True)
+        print("[2/7] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
@@ -68,7 +100,7 @@ def measure_gifts(target, r, args):
             f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
             f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
         )
-        print("[3/6] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+        print("[3/7] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
         stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
     return sync_s, result, run, stages
 
@@ -107,7 +139,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/6] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/7] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -127,7 +159,7 @@ EL_TARGET = 100_000  # rows/s
 
 
 def add_extract_load_rows(table: Table, target, args) -> None:
-    print(f"[5/6] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    print(f"[5/7] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
     t = el.bench_extract_load(target, args.el_rows, args.repeat)
     rate = t.rows / t.el_s
     table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
@@ -226,6 +258,72 @@ def add_event_rows(table: Table, target, args, step: str) -> str:
     )
 
 
+def add_token_rows(table: Table, target, args, step: str) -> str:
+    print(f"{step} token economy: {args.ledger_rows:,} ledger rows (365 days up to now), "
+          "wallet marts, today's live numbers, top users", flush=True)  # fmt: skip
+    t = tokens.bench_tokens(
+        target, args.ledger_rows, args.repeat, args.token_runs, args.reuse_token_data
+    )
+    g = t.generated
+    table.section(f"Token economy: {g.rows:,} ledger rows over {token_data.DAYS} closed days "
+                  f"and today until now, {g.users:,} users")  # fmt: skip
+    how = "reused: " if g.reused else "untimed setup; "
+    table.add("generated in the wallet app db (SQL)", g.seconds, "s", how + g.describe())
+    if t.landed:
+        ledger = "wallet__wallet_ledger"
+        rows, seconds = t.landed.rows[ledger], t.landed.seconds[ledger]
+        table.add("extract-load wallet_ledger (empty raw)", seconds, "s", f"{rows:,} rows")
+        table.add("extract-load throughput, ledger", rows / seconds, "rows/s",
+                  f"side figure (events' target >= {EL_TARGET:,})")  # fmt: skip
+        others = [k for k in t.landed.rows if k != ledger]
+        note = ", ".join(f"{k.split('__')[1]} {t.landed.rows[k]:,}" for k in others)
+        table.add("extract-load the other four tables", sum(t.landed.seconds[k] for k in others),
+                  "s", note)  # fmt: skip
+    verdicts = []
+    if t.missing:
+        table.add("wallet marts", "missing", "", ", ".join(t.missing))
+    if t.history:
+        first, end = t.range_
+        table.add(f"dbt run wallet daily marts, {token_data.DAYS} days in one window",
+                  t.history.wall_s, "s", f"{first} .. {end - timedelta(days=1)}; "
+                  + tokens._models(t.history))  # fmt: skip
+        table.add("dbt run whole-rebuild wallet marts + live view", t.rebuilt.wall_s, "s",
+                  tokens._models(t.rebuilt))  # fmt: skip
+        table.add("dbt run one day's partition (yesterday)", t.day.wall_s, "s",
+                  f"best of {args.repeat}; {len(t.daily_marts)} marts; "
+                  + tokens._models(t.day))  # fmt: skip
+        table.add("dbt start-up (run of one view)", t.startup.wall_s, "s")
+        sizes = ", ".join(f"{m} {n:,}" for m, n in t.mart_rows.items())
+        table.add("mart rows", sum(t.mart_rows.values()), "rows", sizes)
+    if t.live:
+        ok = t.live.p95 <= tokens.LIVE_TARGET_MS
+        verdicts.append(f"live today p95 {t.live.p95:.1f} ms ({verdict(ok)})")
+        row = t.live_row or {}
+        note = (f"p50 {t.live.p50:.1f} ms, {t.runs} runs; <= {tokens.LIVE_TARGET_MS:.0f} ms: "
+                f"{verdict(ok)}; {row.get('entries', 0):,} entries today; equals the "
+                f"staging ledger: {t.live_same}")  # fmt: skip
+        table.add("live: token_daily_live, date = current_date, p95", t.live.p95, "ms", note)
+    if t.live_base:
+        note = f"p50 {t.live_base.p50:.1f} ms, {len(t.live_base.ms)} runs (whole raw ledger)"
+        table.add("seed: v_token_analytics_realtime, today, p95", t.live_base.p95, "ms", note)
+        if t.live:
+            table.add("ratio seed / live (p50)", t.live_base.p50 / t.live.p50, "x")
+    for metric, lat in t.top.items():
+        ok = lat.p95 <= tokens.TOP_TARGET_MS
+        verdicts.append(f"top users by {metric} p95 {lat.p95:.1f} ms ({verdict(ok)})")
+        note = (f"p50 {lat.p50:.1f} ms, {t.runs} runs; <= {tokens.TOP_TARGET_MS:.0f} ms: "
+                f"{verdict(ok)}; same top 20 as the ledger: {t.top_same[metric]}")  # fmt: skip
+        table.add(f"top 20 users by {metric}, 365 days, p95", lat.p95, "ms", note)
+        base = t.top_base[metric]
+        note = f"p50 {base.p50:.1f} ms, {len(base.ms)} runs; ratio (p50) {base.p50 / lat.p50:.1f}x"
+        table.add("  same from the staging ledger, p95", base.p95, "ms", note)
+    for name, plan in t.plans.items():
+        table.add(f"  plan: {name}", "", "", plan.summary())
+    if t.plans_path:
+        table.add("  plans (EXPLAIN ANALYZE, BUFFERS)", t.plans_path.name, "", str(t.plans_path))
+    return "token economy: " + ("; ".join(verdicts) if verdicts else "marts missing")
+
+
 def print_header(target, r, args) -> None:
     with target.connect() as conn:
         about = machine.describe(conn, r)
@@ -243,27 +341,35 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     target = environment.resolve()
-    environment.refuse_foreign_data(target, args.force)
+    only_tokens = args.only == "tokens"
+    if not only_tokens:
+        environment.refuse_foreign_data(target, args.force)
+    if not args.skip_tokens:
+        token_data.refuse_foreign_data(target, args.force)
     r = target.redis()
     print_header(target, r, args)
     table = Table()
-    summary = ""
+    summaries = []
     sync.clear_redis(target, r)  # leftovers of an interrupted run
     try:
-        sync_s, result, run, stages = measure_gifts(target, r, args)
-        add_sync_rows(table, args.gifts, sync_s, result, run)
-        add_floor_rows(table, args.gifts, sync_s, run.total_ids, stages)
-        if not args.skip_dbt:
+        if not only_tokens:
+            sync_s, result, run, stages = measure_gifts(target, r, args)
+            add_sync_rows(table, args.gifts, sync_s, result, run)
+            add_floor_rows(table, args.gifts, sync_s, run.total_ids, stages)
+        if not args.skip_dbt and not only_tokens:
             add_mart_rows(table, target, args)
-        if not args.skip_el:
+        if not args.skip_el and not only_tokens:
             add_extract_load_rows(table, target, args)
-        if not args.skip_events:
-            summary = add_event_rows(table, target, args, "[6/6]")
+        if not args.skip_events and not only_tokens:
+            summaries.append(add_event_rows(table, target, args, "[6/7]"))
+        if not args.skip_tokens:
+            summaries.append(add_token_rows(table, target, args, "[7/7]"))
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
-    print(table.render())
-    if summary:
+    if table.rows:
+        print(table.render())
+    for summary in summaries:
         print(f"\n{summary}")
     elapsed = time.perf_counter() - started
     print(f"\n(total bench time {elapsed:.0f}s; load average at the end {machine.load()})")
