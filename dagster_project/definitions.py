@@ -11,10 +11,10 @@ from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.checks import ledger_checks
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import daily_marts_job, events_daily_job, gift_refresh_job
+from dagster_project.jobs import apps_daily_job, daily_marts_job, gift_refresh_job
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
-from dagster_project.schedules import events_nightly_schedule
+from dagster_project.schedules import apps_nightly_schedule
 from dagster_project.sensors import gift_dirty_sensor, late_arrival_sensor
 
 defs = Definitions(
@@ -26,8 +26,8 @@ defs = Definitions(
         daily_dbt_assets,
     ],
     asset_checks=[gift_quarantine_rate, ledger_checks],
-    jobs=[gift_refresh_job, events_daily_job, daily_marts_job],
-    schedules=[events_nightly_schedule],
+    jobs=[gift_refresh_job, apps_daily_job, daily_marts_job],
+    schedules=[apps_nightly_schedule],
     sensors=[gift_dirty_sensor, late_arrival_sensor],
     resources={
         "warehouse": WarehouseResource(),

@@ -22,7 +22,12 @@ order by app, date desc
 
 # the demo's summary counts every table and view of these schemas
 SUMMARY_SCHEMAS = ("raw", "quarantine", "marts", "embed")
-EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
+
+TOKENS_SQL = """
+select date, credited, debited, net, revenue_in_inr, active_users, is_live
+from marts.token_daily_live
+order by date desc limit 4
+"""
 
 LAST_7_DAYS_SQL = """
 select date, sum(total_created), sum(total_viewed), sum(total_preclaim),
@@ -126,6 +131,12 @@ def _print_summary(url: str) -> None:
         print(f"  {'app':<12} {'date':<10} {'DAU':>7} {'WAU':>7} {'MAU':>7} {'DAU/MAU %':>10}")
         for app, d, dau, wau, mau, sticky in conn.execute(ACTIVE_USERS_SQL):
             print(f"  {app:<12} {d!s:<10} {dau:>7,} {wau:>7,} {mau:>7,} {sticky:>10}")
+        print("\nWallet tokens, newest days (marts.token_daily_live; live = from the ledger now)")
+        print(f"  {'date':<10} {'credited':>10} {'debited':>10} {'net':>10} {'revenue ₹':>11} "
+              f"{'users':>6}  source")  # fmt: skip
+        for d, cr, de, net, rev, users, live in conn.execute(TOKENS_SQL):
+            source = "live" if live else "nightly"
+            print(f"  {d!s:<10} {cr:>10,} {de:>10,} {net:>10,} {rev:>11,} {users:>6,}  {source}")
         print("\nQuarantined gifts (quarantine.gift_analytics), a few reasons:")
         for (reason,) in conn.execute(
             "select reject_reason from quarantine.gift_analytics order by gift_id limit 3"
@@ -142,7 +153,7 @@ def _demo_tables() -> list[str]:
     return [
         "raw.gift_analytics",
         "quarantine.gift_analytics",
-        *(f"raw.{spec.raw_table}" for spec in SOURCE_TABLES if spec.system in EVENT_SYSTEMS),
+        *(f"raw.{spec.raw_table}" for spec in SOURCE_TABLES),
         *(".".join(key.path) for key in daily_dbt_assets.keys),
     ]
 
@@ -181,7 +192,8 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
         )
         return 2
 
-    _step(2, 4, f"simulating {days} days: CryptoGift (Redis), YesGoddess, EverReach, Mashups")
+    _step(2, 4, f"simulating {days} days of every app (CryptoGift in Redis, the others in "
+          "their app databases)")  # fmt: skip
     _reset_demo_tables(env["WAREHOUSE_URL"])
     from dagster_project.simulate.run import SYSTEMS, simulate
 
@@ -208,7 +220,7 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
     ):
         results = [
             run_job("gift_refresh"),
-            run_job("events_daily", days=(first.isoformat(), last.isoformat())),
+            run_job("apps_daily", days=(first.isoformat(), last.isoformat())),
         ]
     for result in results:
         _print_materializations(result)

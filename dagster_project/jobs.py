@@ -5,31 +5,33 @@ from dagster import AssetSelection, define_asset_job
 from dagster_project.assets.dbt import daily_dbt_assets
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 
-EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
+# every system with declared app-database tables, in declaration order
+SOURCE_SYSTEMS = tuple(dict.fromkeys(spec.system for spec in SOURCE_TABLES))
+GIFT_SYNC = AssetSelection.assets(["raw", "gift_analytics"])
 
 gift_refresh_job = define_asset_job(
     name="gift_refresh",
-    selection=AssetSelection.assets(["raw", "gift_analytics"]).downstream(),
+    selection=GIFT_SYNC.downstream(),
     description="Sync dirty gifts from Redis, then rebuild and test the gift marts.",
 )
 
-_event_sources = AssetSelection.assets(
-    *(spec.asset_key for spec in SOURCE_TABLES if spec.system in EVENT_SYSTEMS)
-).downstream()
+_app_sources = AssetSelection.assets(*(spec.asset_key for spec in SOURCE_TABLES)).downstream()
 
-events_daily_job = define_asset_job(
-    name="events_daily",
-    # upstream too: the seeds (event taxonomies, aliases) the staging models join
-    selection=_event_sources | _event_sources.upstream(),
+apps_daily_job = define_asset_job(
+    name="apps_daily",
+    # upstream too: the seeds (taxonomies, aliases) and the gift staging the marts join;
+    # not the Redis sync itself, which gift_refresh runs when gifts change
+    selection=_app_sources | (_app_sources.upstream() - GIFT_SYNC),
     description=(
-        "Extract-load the YesGoddess, EverReach and Mashups tables, rebuild their staging, "
-        "quarantine and whole-rebuild marts, then the daily marts of the partition (a "
-        "backfill of a range is one run over the whole window)."
+        "Extract-load every app database (YesGoddess, EverReach, Mashups, Wallet, "
+        "CryptoGift DAO), rebuild staging, quarantine and the whole-rebuild marts, then "
+        "the daily marts of the partition (a backfill of a range is one run over the "
+        "whole window)."
     ),
 )
 
 daily_marts_job = define_asset_job(
     name="daily_marts",
     selection=AssetSelection.assets(daily_dbt_assets),
-    description="Rebuild the daily-partitioned event marts of a partition from what is landed.",
+    description="Rebuild the daily-partitioned marts of a partition from what is landed.",
 )

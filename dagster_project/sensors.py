@@ -18,7 +18,7 @@ from dagster_project.assets.dbt import READ_FROM, daily_dbt_assets
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import EVENT_SYSTEMS, daily_marts_job, gift_refresh_job
+from dagster_project.jobs import daily_marts_job, gift_refresh_job
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
@@ -74,10 +74,10 @@ def _partition_built_at(instance, asset_keys, day: str) -> float | None:
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Every 5 minutes: finds event rows the extract-load landed for days whose daily "
-        "marts were already built (late arrivals, corrections) and re-runs daily_marts for "
-        "exactly those partitions; the run's tags name the tables and row times that "
-        "triggered it."
+        "Every 5 minutes: finds rows with a day (events, ledger entries, purchases) the "
+        "extract-load landed for days whose daily marts were already built (late arrivals, "
+        "status changes) and re-runs daily_marts for exactly those partitions; the run's "
+        "tags name the tables and row times that triggered it."
     ),
 )
 def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
@@ -85,7 +85,7 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     landed: dict[str, dict[str, datetime]] = {}  # day -> {raw table: newest landing}
     with warehouse.connect() as conn:
         for spec in SOURCE_TABLES:
-            if spec.event_time is None or spec.system not in EVENT_SYSTEMS:
+            if spec.event_time is None:
                 continue
             since = marks.get(spec.raw_table)
             days, newest = landed_days(conn, spec, since and datetime.fromisoformat(since))

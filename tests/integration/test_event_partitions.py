@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
 
 from dagster_project.definitions import defs
-from dagster_project.jobs import EVENT_SYSTEMS
+from dagster_project.jobs import SOURCE_SYSTEMS
 from dagster_project.resources import WarehouseResource
 from dagster_project.simulate.yesgoddess import simulate_yesgoddess
 
@@ -23,9 +23,9 @@ SOURCES = [AssetKey(["raw", "yesgoddess__events"]), AssetKey(["raw", "yesgoddess
 
 @pytest.fixture
 def source(conn, warehouse_url, monkeypatch):
-    """Every event app's database: a schema of the test database each, reached through
+    """Every app database: a schema of the test database each, reached through
     search_path. YesGoddess gets three simulated days; the others stay empty."""
-    for system in EVENT_SYSTEMS:
+    for system in SOURCE_SYSTEMS:
         schema = f"{system}_p_src"
         with psycopg.connect(warehouse_url) as app:
             app.execute(f"drop schema if exists {schema} cascade")
@@ -38,7 +38,7 @@ def source(conn, warehouse_url, monkeypatch):
                             schema=SCHEMA)  # fmt: skip
     yield warehouse_url
     with psycopg.connect(warehouse_url, autocommit=True) as app:
-        for system in EVENT_SYSTEMS:
+        for system in SOURCE_SYSTEMS:
             app.execute(f"drop schema if exists {system}_p_src cascade")
 
 
@@ -63,7 +63,7 @@ def test_range_run_schedule_and_late_arrivals(source, conn):
     instance = DagsterInstance.ephemeral()
     days = {"2026-03-29", "2026-03-30", "2026-03-31"}
     result = _run(
-        "events_daily", instance,
+        "apps_daily", instance,
         tags={"dagster/asset_partition_range_start": "2026-03-29",
               "dagster/asset_partition_range_end": "2026-03-31"},
     )  # fmt: skip
@@ -91,7 +91,7 @@ def test_range_run_schedule_and_late_arrivals(source, conn):
             "('late-1', '2026-03-30 09:00+00', 'web', 'asset_viewed', 'brand', 'late-actor', "
             "'late-project', 'late-asset', '{}', 'late-session', now())"
         )
-    _run("events_daily", instance, selection=SOURCES, partition_key="2026-03-31")
+    _run("apps_daily", instance, selection=SOURCES, partition_key="2026-03-31")
     tick = sensor.evaluate_tick(
         build_sensor_context(
             instance=instance,
@@ -122,7 +122,7 @@ def test_range_run_schedule_and_late_arrivals(source, conn):
 
 
 def test_the_nightly_schedule_builds_yesterday():
-    schedule = defs.resolve_schedule_def("events_nightly")
+    schedule = defs.resolve_schedule_def("apps_nightly")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone in (None, "UTC")
     with DagsterInstance.ephemeral() as instance:
         context = build_schedule_context(
@@ -132,4 +132,4 @@ def test_the_nightly_schedule_builds_yesterday():
         )
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-03-30"]
-    assert requests[0].job_name in (None, "events_daily")
+    assert requests[0].job_name in (None, "apps_daily")
