@@ -10,7 +10,12 @@ from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import daily_marts_job, events_daily_job, gift_refresh_job
+from dagster_project.jobs import (
+    daily_marts_job,
+    dao_refresh_job,
+    events_daily_job,
+    gift_refresh_job,
+)
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.schedules import events_nightly_schedule
@@ -25,7 +30,7 @@ defs = Definitions(
         daily_dbt_assets,
     ],
     asset_checks=[gift_quarantine_rate],
-    jobs=[gift_refresh_job, events_daily_job, daily_marts_job],
+    jobs=[gift_refresh_job, events_daily_job, daily_marts_job, dao_refresh_job],
     schedules=[events_nightly_schedule],
     sensors=[gift_dirty_sensor, late_arrival_sensor],
     resources={

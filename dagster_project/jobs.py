@@ -7,10 +7,29 @@ from dagster_project.ingest.source_tables import SOURCE_TABLES
 
 EVENT_SYSTEMS = ("yesgoddess", "everreach", "mashups")
 
+# The DAO marts (group marts_dao) read gifts too (the referrer leaderboard's conversion
+# quality), but also the DAO tables: they are rebuilt by dao_refresh, not on every gift sync.
+DAO_MARTS = AssetSelection.groups("marts_dao")
+
 gift_refresh_job = define_asset_job(
     name="gift_refresh",
-    selection=AssetSelection.assets(["raw", "gift_analytics"]).downstream(),
+    selection=AssetSelection.assets(["raw", "gift_analytics"]).downstream() - DAO_MARTS,
     description="Sync dirty gifts from Redis, then rebuild and test the gift marts.",
+)
+
+_dao_sources = AssetSelection.assets(
+    *(spec.asset_key for spec in SOURCE_TABLES if spec.system == "cryptogift")
+)
+
+dao_refresh_job = define_asset_job(
+    name="dao_refresh",
+    # the gift staging view too: the leaderboard joins it (the gift sync is not re-run)
+    selection=_dao_sources.downstream()
+    | AssetSelection.assets(["staging", "stg_cryptogift__gifts"]),
+    description=(
+        "Extract-load the CryptoGift DAO tables (tasks, referral codes, referrals, rewards), "
+        "then rebuild their staging, quarantine and the whole-rebuild marts/dao."
+    ),
 )
 
 _event_sources = AssetSelection.assets(
