@@ -82,7 +82,8 @@ def test_dagster_cli_materializes_from_the_repo_root(conn, redis_client, gift_pr
         "-m",
         "dagster_project.definitions",
         "--select",
-        "raw/gift_analytics*",
+        # the gift lineage without the DAO marts, which need the DAO tables too
+        'key:"raw/gift_analytics"+ and not group:marts_dao',
     ]
     out = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-4000:]

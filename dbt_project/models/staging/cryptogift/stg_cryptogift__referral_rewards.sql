@@ -1,0 +1,17 @@
+-- CryptoGift referral rewards in CGC: 0–2 per referral, pending or completed.
+with source as (
+    select * from {{ source('cryptogift', 'cryptogift__referral_rewards') }}
+),
+
+final as (
+    select
+        id as reward_id,
+        referral_id,
+        amount,
+        status,
+        created_at,
+        (created_at at time zone 'utc')::date as created_date
+    from source
+)
+
+select * from final
