@@ -17,12 +17,12 @@ from dagster_project.local.environment import (
 )
 from dagster_project.settings import gift_counter_prefix, gift_key_prefix, libpq_url
 
-SYSTEMS = ("gifts", "yesgoddess", "everreach", "mashups", "cryptogift")
+SYSTEMS = ("gifts", "yesgoddess", "everreach", "mashups", "wallet", "cryptogift")
 
 # App-database simulators: module dagster_project.simulate.<system> provides
 # create_tables(conn) and simulate_<system>(conn, *, days, events_per_day, seed, end,
 # reset, progress) returning a summary whose describe() is one line for the terminal.
-APP_SYSTEMS = ("everreach", "mashups", "cryptogift")
+APP_SYSTEMS = ("everreach", "mashups", "wallet", "cryptogift")
 
 
 class ExternalTarget(RuntimeError):
