@@ -285,13 +285,14 @@ def add_token_rows(table: Table, target, args, step: str) -> str:
     if t.history:
         first, end = t.range_
         table.add(f"dbt run wallet daily marts, {token_data.DAYS} days in one window",
-                  t.history.wall_s, "s", f"{first} .. {end - timedelta(days=1)}; "
-                  + tokens._models(t.history))  # fmt: skip
+                  t.history.wall_s, "s", f"{first} .. {end - timedelta(days=1)}; dbt elapsed "
+                  f"{t.history.elapsed_s:.1f}s; "
+                  + tokens.models_note(t.history))  # fmt: skip
         table.add("dbt run whole-rebuild wallet marts + live view", t.rebuilt.wall_s, "s",
-                  tokens._models(t.rebuilt))  # fmt: skip
+                  tokens.models_note(t.rebuilt))  # fmt: skip
         table.add("dbt run one day's partition (yesterday)", t.day.wall_s, "s",
                   f"best of {args.repeat}; {len(t.daily_marts)} marts; "
-                  + tokens._models(t.day))  # fmt: skip
+                  + tokens.models_note(t.day))  # fmt: skip
         table.add("dbt start-up (run of one view)", t.startup.wall_s, "s")
         sizes = ", ".join(f"{m} {n:,}" for m, n in t.mart_rows.items())
         table.add("mart rows", sum(t.mart_rows.values()), "rows", sizes)
@@ -317,8 +318,10 @@ def add_token_rows(table: Table, target, args, step: str) -> str:
         base = t.top_base[metric]
         note = f"p50 {base.p50:.1f} ms, {len(base.ms)} runs; ratio (p50) {base.p50 / lat.p50:.1f}x"
         table.add("  same from the staging ledger, p95", base.p95, "ms", note)
+    if t.load:
+        table.add("load average after the queries", t.load.split(" ")[0], "", t.load)
     for name, plan in t.plans.items():
-        table.add(f"  plan: {name}", "", "", plan.summary())
+        table.add(f"  plan: {name}", plan.execution_ms, "ms", plan.summary())
     if t.plans_path:
         table.add("  plans (EXPLAIN ANALYZE, BUFFERS)", t.plans_path.name, "", str(t.plans_path))
     return "token economy: " + ("; ".join(verdicts) if verdicts else "marts missing")

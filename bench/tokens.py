@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import machine
 from bench import token_data as data
 from bench.dbt_runs import workdir
 from bench.environment import Target
@@ -119,6 +120,11 @@ class Latency:
 class Plan:
     text: str
 
+    @property
+    def execution_ms(self) -> float:
+        found = re.search(r"Execution Time: ([\d.]+) ms", self.text)
+        return float(found.group(1)) if found else float("nan")
+
     def summary(self) -> str:
         """The plan's scans, aggregates, workers and JIT, in a line."""
         keep = []
@@ -134,7 +140,7 @@ class Plan:
             if m:
                 keep.append(f"{m.group(1)} {float(m.group(2)):.0f}ms rows={m.group(3)}"
                             f"{'x' + m.group(4) if m.group(4) != '1' else ''}")  # fmt: skip
-            elif s.startswith(("Workers Launched", "Execution Time", "Buffers: shared")):
+            elif s.startswith(("Workers Launched", "Buffers: shared")):
                 if s.startswith("Buffers") and any(k.startswith("Buffers") for k in keep):
                     continue
                 keep.append(s)
@@ -165,6 +171,7 @@ class TokenTimes:
     plans_path: Path | None = None
     range_: tuple[date, date] | None = None
     runs: int = 0
+    load: str = ""  # load average after the queries
 
 
 def window(first: date, end: date) -> list[str]:
@@ -264,10 +271,10 @@ def bench_tokens(target: Target, rows: int, repeat: int, runs: int, reuse: bool)
     progress(f"dbt run of the wallet daily marts over {first} .. {yesterday} "
              f"({data.DAYS} closed days, one window) ...")  # fmt: skip
     t.history = dbt("run", WALLET_DAILY, *window(first, today))
-    progress(f"  {t.history.wall_s:.1f}s: " + _models(t.history))
+    progress(f"  {t.history.wall_s:.1f}s: " + models_note(t.history))
     progress("dbt run of the whole-rebuild wallet marts and the live view ...")
     t.rebuilt = dbt("run", WALLET_REBUILT, "--exclude", "tag:daily", *window(yesterday, today))
-    progress(f"  {t.rebuilt.wall_s:.1f}s: " + _models(t.rebuilt))
+    progress(f"  {t.rebuilt.wall_s:.1f}s: " + models_note(t.rebuilt))
     day_runs = []
     for i in range(max(1, repeat)):
         day_runs.append(dbt("run", WALLET_DAILY, *window(yesterday, today)))
@@ -281,7 +288,7 @@ def bench_tokens(target: Target, rows: int, repeat: int, runs: int, reuse: bool)
     return t
 
 
-def _models(run: DbtRun) -> str:
+def models_note(run: DbtRun) -> str:
     return ", ".join(f"{m} {s:.1f}s" for m, s in sorted(run.models.items(), key=lambda x: -x[1]))
 
 
@@ -289,10 +296,10 @@ def _queries(target: Target, t: TokenTimes, rel: dict[str, str], first: date, en
     live_sql = LIVE_SQL.format(live=rel["token_daily_live"])
     ledger = rel["stg_wallet__wallet_ledger"]
     with target.connect(autocommit=True) as conn:
-        conn.execute("analyze")  # the marts were just written: autovacuum's state
         for model in ("fct_token_daily", "fct_token_user_daily", "fct_token_feature_daily",
                       "dim_wallet_users"):  # fmt: skip
             if model in rel:
+                conn.execute(f"analyze {rel[model]}")  # just written: autovacuum's state
                 count = conn.execute(f"select count(*) from {rel[model]}").fetchone()
                 t.mart_rows[model] = count[0]
         progress(f"live query, {t.runs} runs: {live_sql}")
@@ -325,6 +332,7 @@ def _queries(target: Target, t: TokenTimes, rel: dict[str, str], first: date, en
             t.top_base[metric], base_rows = _measure(conn, base_sql, params, BASELINE_RUNS)
             t.plans[f"staging ledger: top users by {metric}"] = _explain(conn, base_sql, params)
             t.top_same[metric] = [tuple(r) for r in top_rows] == [tuple(r) for r in base_rows]
+    t.load = machine.load()
 
 
 def _write_plans(t: TokenTimes) -> None:
