@@ -55,7 +55,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate, count
 from statistics import NormalDist
@@ -243,13 +243,13 @@ class WalletSimulation:
 
     users: int
     ledger_entries: int
-    purchases: dict[str, int] = field(default_factory=dict)
-    referrals: dict[str, int] = field(default_factory=dict)
-    authorizations: dict[str, int] = field(default_factory=dict)
-    bad_rows: dict[str, int] = field(default_factory=dict)
-    days: int = 0
-    start: date | None = None
-    end: date | None = None
+    purchases: dict[str, int]  # status → rows
+    referrals: dict[str, int]  # status → rows
+    authorizations: dict[str, int]  # status → rows
+    bad_rows: dict[str, int]  # negative_amount, unknown_direction, unknown_token_type, overdraft
+    days: int
+    start: date
+    end: date
 
     def describe(self) -> str:
         def counts(d: dict[str, int]) -> str:
