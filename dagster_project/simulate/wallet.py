@@ -49,11 +49,13 @@ from __future__ import annotations
 
 import heapq
 import math
+import queue
 import random
+import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate, count
 from statistics import NormalDist
@@ -241,13 +243,13 @@ class WalletSimulation:
 
     users: int
     ledger_entries: int
-    purchases: dict[str, int] = field(default_factory=dict)
-    referrals: dict[str, int] = field(default_factory=dict)
-    authorizations: dict[str, int] = field(default_factory=dict)
-    bad_rows: dict[str, int] = field(default_factory=dict)
-    days: int = 0
-    start: date | None = None
-    end: date | None = None
+    purchases: dict[str, int]  # status → rows
+    referrals: dict[str, int]  # status → rows
+    authorizations: dict[str, int]  # status → rows
+    bad_rows: dict[str, int]  # negative_amount, unknown_direction, unknown_token_type, overdraft
+    days: int
+    start: date
+    end: date
 
     def describe(self) -> str:
         def counts(d: dict[str, int]) -> str:
@@ -749,6 +751,40 @@ class _Writer:
         return len(rows)
 
 
+class _Background:
+    """Writes in a thread, so PostgreSQL stores one day (indexes, WAL) while the next one is
+    simulated. Only this thread uses the connection until `close()`; a failure there is
+    raised in the caller at the next `put` or at `close`."""
+
+    def __init__(self, writer: _Writer):
+        self.writer = writer
+        self.jobs: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="wallet-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write(*job)
+                except BaseException as exc:  # re-raised in the caller
+                    self.error = exc
+
+    def put(self, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
+        if self.error is not None:
+            self.close()
+        self.jobs.put((table, columns, rows))
+        return len(rows)
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def simulate_wallet(
     conn: psycopg.Connection,
     *,
@@ -763,7 +799,8 @@ def simulate_wallet(
 ) -> WalletSimulation:
     """Create the tables if needed, simulate ~`events_per_day` ledger entries per UTC day,
     commit. Deterministic for a given seed and a past `end` (default: today UTC, up to
-    now). `progress(days_done, days)` is called after each day is written."""
+    now). `progress(days_done, days)` is called after each day is simulated (its rows
+    are then written in the background; all of them before this returns)."""
     start, end, start_ms, cutoff = window(end, days)
     # simulated data: no need to wait for the WAL flush of ~1M rows at commit
     conn.execute("set local synchronous_commit = off")
@@ -785,19 +822,23 @@ def simulate_wallet(
     scale = events_per_day * days / _ENTRIES_PER_SESSION / sum(level)
     users = entries = 0
     auth_status: Counter[str] = Counter()
-    for d in range(days):
-        sim.schedule_day(d, round(level[d] * scale))
-        sim.run_until(min(start_ms + (d + 1) * DAY, cutoff))
-        users += writer.write("users", USER_COLUMNS, sim.take_users())
-        entries += writer.write("wallet_ledger", LEDGER_COLUMNS, sim.take_ledger())
-        auths = sim.take_auths(final=d == days - 1)
-        auth_status.update(row[4] for row in auths)
-        writer.write("authorizations", AUTHORIZATION_COLUMNS, auths)
-        if progress:
-            progress(d + 1, days)
-    purchases, referrals = sim.purchase_rows(), sim.referral_rows()
-    writer.write("purchases", PURCHASE_COLUMNS, purchases)
-    writer.write("referrals", REFERRAL_COLUMNS, referrals)
+    out = _Background(writer)
+    try:
+        for d in range(days):
+            sim.schedule_day(d, round(level[d] * scale))
+            sim.run_until(min(start_ms + (d + 1) * DAY, cutoff))
+            users += out.put("users", USER_COLUMNS, sim.take_users())
+            entries += out.put("wallet_ledger", LEDGER_COLUMNS, sim.take_ledger())
+            auths = sim.take_auths(final=d == days - 1)
+            auth_status.update(row[4] for row in auths)
+            out.put("authorizations", AUTHORIZATION_COLUMNS, auths)
+            if progress:
+                progress(d + 1, days)
+        purchases, referrals = sim.purchase_rows(), sim.referral_rows()
+        out.put("purchases", PURCHASE_COLUMNS, purchases)
+        out.put("referrals", REFERRAL_COLUMNS, referrals)
+    finally:
+        out.close()
     conn.commit()
     return WalletSimulation(
         users=users,
