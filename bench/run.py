@@ -267,8 +267,8 @@ def add_token_rows(table: Table, target, args, step: str) -> str:
     g = t.generated
     table.section(f"Token economy: {g.rows:,} ledger rows over {token_data.DAYS} closed days "
                   f"and today until now, {g.users:,} users")  # fmt: skip
-    how = "reused: " if g.reused else "untimed setup; "
-    table.add("generated in the wallet app db (SQL)", g.seconds, "s", how + g.describe())
+    made = "reused" if g.reused else g.seconds
+    table.add("generated in the wallet app db (SQL)", made, "s", "untimed; " + g.describe())
     if t.landed:
         ledger = "wallet__wallet_ledger"
         rows, seconds = t.landed.rows[ledger], t.landed.seconds[ledger]
