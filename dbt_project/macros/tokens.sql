@@ -58,15 +58,22 @@
         group by date
     ),
 
+    -- a day with revenue and no ledger entry (a purchase paid later) still has a row
+    day_keys as (
+        select date from days
+        union
+        select date from revenue
+    ),
+
     final as (
         select
-            days.date,
-            days.credited,
-            days.debited,
-            days.credited - days.debited as net,
+            day_keys.date,
+            coalesce(days.credited, 0) as credited,
+            coalesce(days.debited, 0) as debited,
+            coalesce(days.credited - days.debited, 0) as net,
             coalesce(revenue.revenue_in_inr, 0)::numeric(15, 2) as revenue_in_inr,
-            days.active_users,
-            by_feature.by_feature,
+            coalesce(days.active_users, 0) as active_users,
+            coalesce(by_feature.by_feature, '{}'::jsonb) as by_feature,
             -- shares of credited tokens; promo is 100 - regular so the two sum to 100
             case
                 when days.credited > 0
@@ -76,11 +83,12 @@
                     )
                 else '{}'::jsonb
             end as regular_vs_promo,
-            days.entries,
+            coalesce(days.entries, 0) as entries,
             coalesce(revenue.paid_purchases, 0) as paid_purchases
-        from days
-        inner join by_feature on days.date = by_feature.date
-        left join revenue on days.date = revenue.date
+        from day_keys
+        left join days on day_keys.date = days.date
+        left join by_feature on day_keys.date = by_feature.date
+        left join revenue on day_keys.date = revenue.date
     )
 
     select * from final
@@ -113,7 +121,7 @@
             sum(net)::bigint as net,
             sum(revenue_in_inr) as revenue_in_inr,
             sum(entries)::bigint as entries,
-            count(*) as active_days
+            count(*) filter (where entries > 0) as active_days
         from days
         group by 1
     ),
@@ -133,11 +141,11 @@
             totals.debited,
             totals.net,
             totals.revenue_in_inr,
-            users.active_users,
+            coalesce(users.active_users, 0) as active_users,
             totals.entries,
             totals.active_days
         from totals
-        inner join users on totals.period_start = users.period_start
+        left join users on totals.period_start = users.period_start
     )
 
     select * from final

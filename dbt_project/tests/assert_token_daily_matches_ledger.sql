@@ -33,6 +33,7 @@ select
 from ledger_days
 full outer join mart_days on ledger_days.date = mart_days.date
 where
-    ledger_days.credited is distinct from mart_days.credited
-    or ledger_days.debited is distinct from mart_days.debited
-    or ledger_days.active_users is distinct from mart_days.active_users
+    -- a day with revenue and no ledger entry has a mart row of zeros
+    coalesce(ledger_days.credited, 0) is distinct from mart_days.credited
+    or coalesce(ledger_days.debited, 0) is distinct from mart_days.debited
+    or coalesce(ledger_days.active_users, 0) is distinct from mart_days.active_users
