@@ -39,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from dagster_project.simulate.clock import DAY, EPOCH, HOUR, MIN, window
+from dagster_project.simulate.community import community_wallet
 from dagster_project.simulate.copy_rows import copy_rows
 
 TASK_STATUSES = ("available", "claimed", "in_progress", "completed")
@@ -235,6 +236,12 @@ class _Network:
         self.holders: list[_Wallet] = []  # wallets with a code, in code order
         self.joins = self.bad = 0
         self.used_codes: set[str] = set()
+        self.wallets = 0  # community wallets handed out (founders, then joiners)
+
+    def new_wallet(self, parent: _Wallet | None) -> _Wallet:
+        """The next community wallet: the gift simulator names the earliest as referrers."""
+        self.wallets += 1
+        return _Wallet(community_wallet(self.wallets - 1), parent)
 
     def give_code(self, wallet: _Wallet, at: int) -> None:
         code_id = len(self.codes) + 1
@@ -260,7 +267,7 @@ class _Network:
     def join(self, at: int) -> None:
         rng, cutoff = self.rng, self.cutoff
         parent = self.pick_referrer()
-        wallet = _Wallet(_address(rng), parent)
+        wallet = self.new_wallet(parent)
         parent.referred += 1
         self.joins += 1
         sent = _as_sent(rng, wallet.address)
@@ -381,7 +388,7 @@ def simulate_cryptogift(
     tasks_per_day = max(1, events_per_day // 100)
     joins_per_day = max(1, events_per_day // 200)
     for _ in range(max(5, joins_per_day // 4)):  # founders: codes from before the window
-        net.give_code(_Wallet(_address(net.rng), None), start_ms - rng.randrange(1, 60) * DAY)
+        net.give_code(net.new_wallet(None), start_ms - rng.randrange(1, 60) * DAY)
     for i in range(days):
         day_ms = start_ms + i * DAY
         growth = 0.6 + 0.8 * i / max(1, days - 1)  # the network grows over the window

@@ -23,6 +23,7 @@ from dagster_project.simulate.clock import EPOCH as _EPOCH
 from dagster_project.simulate.clock import HOUR as _HOUR
 from dagster_project.simulate.clock import MIN as _MIN
 from dagster_project.simulate.clock import window as _window
+from dagster_project.simulate.community import community_wallet
 
 FIELDS = (
     "gift_id",
@@ -276,7 +277,8 @@ class _Generator:
         self.campaigns = _campaign_pickers(rng, days)
         # few creators send many gifts, most send one or two
         self.creators = [_address(rng) for _ in range(max(20, total // 12))]
-        self.referrers = [_address(rng) for _ in range(max(10, total // 150))]
+        # the DAO's earliest wallets: they hold the referral codes (simulate/cryptogift.py)
+        self.referrers = [community_wallet(n) for n in range(max(10, total // 150))]
         self.returning = [_address(rng) for _ in range(max(10, total // 40))]
         self.token = rng.randrange(1_000, 5_000)
         self.ids: set[str] = set()
