@@ -35,6 +35,11 @@ apps_daily_job = define_asset_job(
 
 daily_marts_job = define_asset_job(
     name="daily_marts",
-    selection=AssetSelection.assets(daily_dbt_assets),
-    description="Rebuild the daily-partitioned marts of a partition from what is landed.",
+    # downstream too: the whole-rebuild marts built on the daily ones (the wallet's
+    # running totals) follow a re-built day
+    selection=AssetSelection.assets(daily_dbt_assets).downstream(),
+    description=(
+        "Rebuild the daily-partitioned marts of a partition from what is landed, then the "
+        "marts built on them."
+    ),
 )

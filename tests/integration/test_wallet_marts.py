@@ -161,10 +161,19 @@ def test_weekly_trend_groups_on_mondays(hand_ledger):
 
 
 def test_top_users_and_jsonb_shapes(hand_ledger):
-    spend = _query(hand_ledger, "top_spend", **{"from": "2025-10-01", "to": "2025-11-30"})
+    span = {"from": "2025-10-01", "to": "2025-11-30"}
+    spend = _query(hand_ledger, "top_users", metric="spend", **span)
     assert spend[["user_id", "spend"]].values.tolist() == [[1, 500], [2, 100], [3, 80]]
     assert spend.loc[0, "username"] == "john_doe"
     assert spend.loc[0, "email_hash"].startswith("sha256:")
+    earn = _query(hand_ledger, "top_users", metric="earn", **span)  # john 1000, jane 200, kim 200
+    assert earn[["user_id", "earn"]].values.tolist() == [[1, 1000], [2, 200], [3, 200]]
+    net = _query(hand_ledger, "top_users", metric="net", **span)
+    assert net[["user_id", "net"]].values.tolist() == [[1, 500], [3, 120], [2, 100]]
+    # a range that starts and ends between active days: only kim's Sunday debit is in it
+    late = _query(hand_ledger, "top_users", metric="spend", **{"from": "2025-11-05",
+                                                                 "to": "2025-11-09"})  # fmt: skip
+    assert late[["user_id", "spend", "earn"]].values.tolist() == [[3, 80, 0]]
     shapes = _frame(
         hand_ledger,
         """
@@ -309,10 +318,13 @@ def test_seed_figures_over_a_range_equal_pandas(simulated):
     assert overview["active_users"] == in_range["user_id"].nunique()
 
     totals = in_range.groupby("user_id")[["credit", "debit"]].sum()
-    top = totals["debit"].sort_values(ascending=False, kind="stable").head(20)
-    spend = _query(conn, "top_spend", **span)
-    assert spend["spend"].tolist() == [int(x) for x in top]
-    assert set(spend["user_id"]) <= set(totals.index)
+    totals["net"] = totals["credit"] - totals["debit"]
+    totals = totals.reset_index()
+    for metric, column in (("spend", "debit"), ("earn", "credit"), ("net", "net")):
+        ranked = totals.assign(key=-totals[column]).sort_values(["key", "user_id"]).head(20)
+        got = _query(conn, "top_users", metric=metric, **span)
+        assert got["user_id"].tolist() == ranked["user_id"].tolist(), metric
+        assert got[metric].tolist() == [int(x) for x in ranked[column]], metric
 
     by_feature = _query(conn, "by_feature", **span).set_index("feature")
     expected = in_range.groupby("reason")[["credit", "debit"]].sum()
