@@ -23,6 +23,13 @@ order by app, date desc
 # the demo's summary counts every table and view of these schemas
 SUMMARY_SCHEMAS = ("raw", "quarantine", "marts", "embed")
 
+REFERRERS_SQL = """
+select rank, referrer_wallet, total_referrals, level_1, level_2, level_3, total_rewards,
+       gifts_claimed
+from marts.fct_referrer_leaderboard
+order by rank, referrer_wallet limit 3
+"""
+
 TOKENS_SQL = """
 select date, credited, debited, net, revenue_in_inr, active_users, is_live
 from marts.token_daily_live
@@ -137,6 +144,12 @@ def _print_summary(url: str) -> None:
         for d, cr, de, net, rev, users, live in conn.execute(TOKENS_SQL):
             source = "live" if live else "nightly"
             print(f"  {d!s:<10} {cr:>10,} {de:>10,} {net:>10,} {rev:>11,} {users:>6,}  {source}")
+        print("\nTop referrers (marts.fct_referrer_leaderboard)")
+        print(f"  {'#':>2} {'wallet':<14} {'referrals':>9} {'L1':>5} {'L2':>5} {'L3':>5} "
+              f"{'CGC paid':>10} {'gifts claimed':>13}")  # fmt: skip
+        for rank, wallet, total, l1, l2, l3, cgc, gifts in conn.execute(REFERRERS_SQL):
+            print(f"  {rank:>2} {wallet[:12] + '…':<14} {total:>9,} {l1:>5,} {l2:>5,} {l3:>5,} "
+                  f"{cgc or 0:>10,} {gifts:>13,}")  # fmt: skip
         print("\nQuarantined gifts (quarantine.gift_analytics), a few reasons:")
         for (reason,) in conn.execute(
             "select reject_reason from quarantine.gift_analytics order by gift_id limit 3"
