@@ -1,6 +1,6 @@
 """Token-economy data for the token bench (issue 4): a year of wallet activity up to now,
 made with set-based SQL in schema `bench_wallet` of the wallet app database (the
-contract's tables, /work/contracts/wallet_dao_tables.md), then landed into `raw` by the
+contract's tables, docs/SOURCES.md), then landed into `raw` by the
 production extract-load.
 
 The ledger: `rows` entries over the 365 closed days before today and today until now,

@@ -1,5 +1,5 @@
 """Deterministic CryptoGift DAO simulator: fills `tasks`, `referral_codes`, `referrals` and
-`referral_rewards` (tables and referral semantics as in contracts/wallet_dao_tables.md).
+`referral_rewards` (tables and referral semantics as in docs/SOURCES.md).
 
 Tasks: about ``events_per_day / 100`` a day, in six domains (a few without one), posted
 mostly in working hours. A task is claimed after hours to days (some are never claimed),

@@ -1,7 +1,7 @@
 """Deterministic Wallet API simulator: fills `users`, `wallet_ledger`, `purchases`,
 `referrals` and `authorizations` of the wallet app database.
 
-Tables and ledger semantics as in the contract (contracts/wallet_dao_tables.md, wallet).
+Tables and ledger semantics as in the contract (docs/SOURCES.md, wallet).
 The Wallet API sells tokens that pay for AI story features. The app launches on the first
 day of the window (a quarter of all users sign up that day, the rest over the window, with
 slow growth); every user's whole history is in the tables, so balances start at 0 with the

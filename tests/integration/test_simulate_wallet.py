@@ -1,5 +1,5 @@
 """The Wallet simulator fills the five wallet tables reproducibly, keeping the ledger's
-contract (contracts/wallet_dao_tables.md): every count and balance is recomputed here in
+contract (docs/SOURCES.md): every count and balance is recomputed here in
 SQL from the rows themselves."""
 
 from __future__ import annotations
