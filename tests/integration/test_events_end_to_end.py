@@ -26,6 +26,7 @@ NOT_PHONES = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,}"
     r"|\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}(:?\d{2})?|Z)?)?"
     r"|\b\d+\.\d+\b|\b\d{9,}\b"
+    r"|\b[0-9A-HJKMNP-TV-Z]{26}\b"  # ULIDs (ledger entries, authorizations)
 )
 
 

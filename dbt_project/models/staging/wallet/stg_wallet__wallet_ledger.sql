@@ -12,7 +12,6 @@ final as (
         user_id,
         token_type,
         direction,
-        reason as feature,
         amount,
         balance_after_regular,
         balance_after_promo,
@@ -21,6 +20,8 @@ final as (
         occurred_at,
         (occurred_at at time zone 'utc')::date as date,
         loaded_at,
+        -- a null reason still moves tokens: it counts under 'unspecified'
+        coalesce(reason, 'unspecified') as feature,
         case direction when 'credit' then amount else -amount end as signed_amount
     from base
 )
