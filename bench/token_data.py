@@ -37,6 +37,7 @@ from bench.timing import progress, timed
 from dagster_project.ingest.extract_load import extract_load, source_engine
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.local import services
+from dagster_project.simulate.wallet import create_tables
 
 SCHEMA = "bench_wallet"
 SEED = 11
@@ -44,58 +45,6 @@ DAYS = 365  # closed days before today
 USERS_PER_ROW = 1 / 100
 BAD_EVERY = 5_000
 SESSION_MEAN = 8  # entries a user makes in one sitting, on average (geometric)
-
-DDL = """
-create table if not exists users (
-    id bigint primary key,
-    username text not null,
-    email text,
-    role text not null,
-    created_at timestamptz not null
-);
-create table if not exists wallet_ledger (
-    id text primary key,
-    user_id bigint,
-    token_type text,
-    direction text,
-    reason text,
-    amount bigint,
-    balance_after_regular bigint,
-    balance_after_promo bigint,
-    reference_id text,
-    metadata jsonb,
-    occurred_at timestamptz
-);
-create table if not exists purchases (
-    id bigint primary key,
-    user_id bigint not null,
-    provider text not null,
-    status text not null,
-    tokens bigint not null,
-    amount_inr numeric(12,2) not null,
-    created_at timestamptz not null,
-    updated_at timestamptz not null
-);
-create table if not exists referrals (
-    id bigint primary key,
-    campaign_id text not null,
-    referrer_user_id bigint not null,
-    referred_user_id bigint not null,
-    status text not null,
-    bonus_tokens bigint not null,
-    created_at timestamptz not null,
-    updated_at timestamptz not null
-);
-create table if not exists authorizations (
-    id text primary key,
-    user_id bigint not null,
-    feature text not null,
-    amount bigint not null,
-    status text not null,
-    created_at timestamptz not null,
-    updated_at timestamptz not null
-);
-"""
 
 # u01(i, salt): a uniform [0, 1) draw; ulid_ms(ms, i, salt): 10 Crockford base32
 # characters of the milliseconds + 16 hex digits (valid Crockford characters) of a hash.
@@ -434,7 +383,7 @@ def generate(target: Target, rows: int, seed: int = SEED) -> Generated:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(SCHEMA)))
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(SCHEMA)))
             conn.execute(sql.SQL("set search_path to {}").format(sql.Identifier(SCHEMA)))
-            conn.execute(DDL)
+            create_tables(conn, schema=SCHEMA)  # the simulator's: the app's own tables
             conn.execute(FUNCTIONS)
             cur = psycopg.ClientCursor(conn)  # client-side binding: several statements
             for step, statement in (

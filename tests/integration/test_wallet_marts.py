@@ -332,10 +332,8 @@ def test_seed_figures_over_a_range_equal_pandas(simulated):
     assert by_feature["debited"].to_dict() == {k: int(v) for k, v in expected["debit"].items()}
 
     purchases = tables["purchases"]
-    created = [t.astimezone(UTC).date() for t in purchases["created_at"]]
-    paid = purchases[
-        (purchases["status"] == "paid") & [span["from"] <= d <= span["to"] for d in created]
-    ]
+    created = purchases["created_at"].map(lambda t: t.astimezone(UTC).date())
+    paid = purchases[(purchases["status"] == "paid") & created.between(span["from"], span["to"])]
     got = _query(conn, "purchases", **span).iloc[0]
     assert got["total_purchases"] == len(paid) > 0
     assert got["total_tokens"] == int(paid["tokens"].sum())
