@@ -111,7 +111,7 @@ def _print_materializations(result) -> None:
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     passed = sum(c.passed for c in checks)
-    print(f"  asset checks (dbt tests, quarantine rate): {passed}/{len(checks)} passed")
+    print(f"  asset checks (dbt tests, quarantine, ledger): {passed}/{len(checks)} passed")
 
 
 def _print_summary(url: str) -> None:
