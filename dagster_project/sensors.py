@@ -15,10 +15,11 @@ from dagster import (
 )
 
 from dagster_project.assets.dbt import READ_FROM, daily_dbt_assets
+from dagster_project.exports.service import preparing_ids
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import daily_marts_job, gift_refresh_job
+from dagster_project.jobs import daily_marts_job, export_file_job, gift_refresh_job
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
@@ -117,3 +118,28 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     if not requests:
         return SkipReason(f"no rows landed for already-built days ({len(landed)} days landed)")
     return requests
+
+
+@sensor(
+    job=export_file_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Every 30 seconds: one export_file run per export request still `preparing` in "
+        "ops.export_requests (from `analytics export request`, or a row inserted by hand), "
+        "with run key = the request id, so a request is never run twice."
+    ),
+)
+def export_request_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
+    with warehouse.connect() as conn:
+        pending = preparing_ids(conn)
+    if not pending:
+        return SkipReason("no export request is preparing")
+    return [
+        RunRequest(
+            run_key=request_id,
+            run_config={"ops": {"write_export_file": {"config": {"request_id": request_id}}}},
+            tags={"export_request_id": request_id, "dataset": dataset, "format": type_},
+        )
+        for request_id, dataset, type_ in pending
+    ]
