@@ -316,8 +316,9 @@ def run_export(
     directory: Path | None = None,
     max_rows: int = MAX_ROWS,
     max_range_days: int = MAX_RANGE_DAYS,
-) -> dict:
-    """Validate and write one request; return its row (ready or failed).
+) -> dict | None:
+    """Validate and write one request; return its row (ready or failed; None when there
+    is no such request).
 
     A request not `preparing` is returned as it is, so running one twice writes nothing
     the second time; an advisory lock keeps two processes off the same request. A
@@ -334,32 +335,29 @@ def run_export(
         return _wait_for(conn, request_id)
     try:
         request = get_request(conn, request_id)
-        if request is None:
-            raise ExportError("not_found", f"Export {request_id!r} not found")
-        if request["status"] != "preparing":
+        if request is None or request["status"] != "preparing":
             return request
         try:
             p = plan(request["dataset"], request["filters"], max_range_days=max_range_days)
             if request["type"] not in FORMATS:
                 raise ExportError(VALIDATION, f"Unknown format {request['type']!r}")
             estimated = estimate(conn, p, max_rows=max_rows)
+            conn.execute(
+                "update ops.export_requests set estimated_rows = %s where id = %s",
+                [estimated, request_id],
+            )
+            conn.commit()
+            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+            name = f"{p.dataset.name}_{stamp}_{request_id}.{request['type']}"
+            path = (directory or exports_dir()) / name
+            rows = write_file(conn, p, request["type"], path)
         except ExportError as exc:
             conn.rollback()
             _fail(conn, request_id, exc.code, exc.message)
             return get_request(conn, request_id)
-        conn.execute(
-            "update ops.export_requests set estimated_rows = %s where id = %s",
-            [estimated, request_id],
-        )
-        conn.commit()
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        name = f"{p.dataset.name}_{stamp}_{request_id}.{request['type']}"
-        path = (directory or exports_dir()) / name
-        try:
-            rows = write_file(conn, p, request["type"], path)
-        except Exception as exc:
+        except Exception as exc:  # the database, the disk: stored, and the run fails
             conn.rollback()
-            _fail(conn, request_id, EXPORT_ERROR, f"{type(exc).__name__}: {exc}")
+            _fail(conn, request_id, EXPORT_ERROR, f"{type(exc).__name__}: {exc}".strip())
             raise
         conn.execute(
             "update ops.export_requests set status = 'ready', actual_rows = %s, "
@@ -379,7 +377,7 @@ def run_export(
         conn.commit()
 
 
-def _wait_for(conn: psycopg.Connection, request_id: str, poll_s: float = 0.5) -> dict:
+def _wait_for(conn: psycopg.Connection, request_id: str, poll_s: float = 0.5) -> dict | None:
     """Another process is writing the request: wait until it is no longer preparing."""
     while True:
         request = get_request(conn, request_id)

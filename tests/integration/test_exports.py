@@ -294,3 +294,64 @@ def test_the_job_fails_a_run_whose_request_is_invalid(conn, wallet, tmp_path, mo
     assert failed["error_code"] == "validation_error"
     assert "Unknown filter 'shoe_size' for dataset users" in failed["error_message"]
     assert not (tmp_path / "exports").exists()
+
+
+def test_a_failure_while_writing_leaves_no_file_and_fails_the_request(conn, tmp_path, monkeypatch):
+    from dagster_project.exports import service
+
+    def broken(conn, p, out):
+        out.write(b"id,user_id\n1,2\n")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(service, "_write_csv", broken)
+    request = _request(conn, "purchases")
+    with pytest.raises(OSError, match="disk full"):
+        run_export(conn, request["id"], directory=tmp_path)
+    failed = get_request(conn, request["id"])
+    assert (failed["status"], failed["error_code"]) == ("failed", "export_error")
+    assert failed["error_message"] == "OSError: disk full"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_requests_at_once_both_complete(conn, wallet, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [_request(conn, "transactions", t)["id"] for t in ("csv", "json")]
+
+    def run(request_id):
+        with psycopg.connect(wallet) as own:
+            return run_export(own, request_id, directory=tmp_path)
+
+    with ThreadPoolExecutor(4) as pool:  # each request twice, all at once
+        done = list(pool.map(run, ids + ids))
+    assert [d["status"] for d in done] == ["ready"] * 4
+    assert done[:2] == done[2:]  # the second run of a request found it written
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_cli_request_wait_status_and_list(conn, tmp_path, monkeypatch, capsys):
+    from dagster_project.cli import main
+
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    argv = ["export", "request", "--dataset", "transactions", "--format", "csv",
+            "--from", "2026-03-29", "--to", "2026-03-31", "--filter", "direction=debit",
+            "--requested-by", "ana", "--wait"]  # fmt: skip
+    assert main(argv) == 0
+    request_id, path = capsys.readouterr().out.split()
+    assert Path(path).parent == tmp_path / "exports" and Path(path).exists()
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {row["direction"] for row in rows} == {"debit"}
+
+    assert main(["export", "status", request_id]) == 0
+    shown = capsys.readouterr().out
+    assert "ready" in shown and "ana" in shown and '"direction": "debit"' in shown
+    assert main(["export", "list", "--limit", "5"]) == 0
+    assert request_id in capsys.readouterr().out
+
+    too_long = ["export", "request", "--dataset", "users", "--from", "2020-01-01",
+                "--to", "2026-01-01"]  # fmt: skip
+    assert main(too_long) == 1
+    assert "business_rule_violation: Date range cannot exceed 365 days" in (capsys.readouterr().err)
+    assert main(["export", "status", "01NOSUCHEXPORT0000000000000"]) == 1
