@@ -66,10 +66,31 @@ create table if not exists ops.sync_state (
     updated_at timestamptz not null default now()
 );
 
+-- A ULID (48-bit millisecond time, then 80 random bits, Crockford base32) for rows
+-- inserted by hand: an admin tool or a Metabase action can insert an export request
+-- without an id.
+create or replace function ops.new_ulid() returns text
+language sql volatile as $$
+    select string_agg(
+        substr(
+            '0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+            1 + case
+                when i < 10 then ((ms >> (5 * (9 - i))) & 31)::int
+                else floor(random() * 32)::int
+            end,
+            1
+        ),
+        '' order by i
+    )
+    from
+        (select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms) as now_ms,
+        generate_series(0, 25) as i
+$$;
+
 -- Export requests (seed 002's analytics_exports): a request is a row; the
 -- export_request_sensor turns a `preparing` one into an export_file run.
 create table if not exists ops.export_requests (
-    id text primary key check (length(id) = 26),
+    id text primary key default ops.new_ulid() check (length(id) = 26),
     requested_by text not null default current_user,
     type text not null default 'csv' check (type in ('csv', 'json')),
     dataset text not null,

@@ -355,3 +355,18 @@ def test_cli_request_wait_status_and_list(conn, tmp_path, monkeypatch, capsys):
     assert main(too_long) == 1
     assert "business_rule_violation: Date range cannot exceed 365 days" in (capsys.readouterr().err)
     assert main(["export", "status", "01NOSUCHEXPORT0000000000000"]) == 1
+
+
+def test_a_row_inserted_by_hand_gets_a_ulid_and_is_run(conn, tmp_path):
+    from dagster_project.simulate.wallet import ulid_ms
+
+    (request_id,) = conn.execute(
+        "insert into ops.export_requests (requested_by, dataset, filters) "
+        'values (\'metabase\', \'referrals\', \'{"from": "2026-03-01", "to": "2026-03-31"}\') '
+        "returning id"
+    ).fetchone()
+    now_ms = conn.execute("select (extract(epoch from now()) * 1000)::bigint").fetchone()[0]
+    conn.commit()
+    assert len(request_id) == 26 and abs(ulid_ms(request_id) - now_ms) < 60_000
+    done = run_export(conn, request_id, directory=tmp_path)
+    assert done["status"] == "ready" and done["actual_rows"] > 0
