@@ -24,6 +24,7 @@ from dagster_project.partitions import daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
 
+EXPORT_REQUEST_TAG = "export_request_id"
 ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -135,11 +136,26 @@ def export_request_sensor(context: SensorEvaluationContext, warehouse: Warehouse
         pending = preparing_ids(conn)
     if not pending:
         return SkipReason("no export request is preparing")
-    return [
+    # Dagster never launches a run key twice; skipping requests that already have a run
+    # (still going, or failed before it could mark the request) also says so in the tick
+    launched = {
+        record.dagster_run.tags.get(EXPORT_REQUEST_TAG)
+        for record in context.instance.get_run_records(
+            RunsFilter(
+                job_name=export_file_job.name,
+                tags={EXPORT_REQUEST_TAG: [request_id for request_id, _, _ in pending]},
+            )
+        )
+    }
+    requests = [
         RunRequest(
             run_key=request_id,
             run_config={"ops": {"write_export_file": {"config": {"request_id": request_id}}}},
-            tags={"export_request_id": request_id, "dataset": dataset, "format": type_},
+            tags={EXPORT_REQUEST_TAG: request_id, "dataset": dataset, "format": type_},
         )
         for request_id, dataset, type_ in pending
+        if request_id not in launched
     ]
+    if not requests:
+        return SkipReason(f"{len(pending)} preparing export request(s) already have a run")
+    return requests

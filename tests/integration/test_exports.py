@@ -276,6 +276,26 @@ def test_sensor_then_the_real_dagster_job(conn, wallet, tmp_path, monkeypatch):
     assert "no export request is preparing" in str(skipped.skip_message)
 
 
+def test_the_sensor_never_launches_a_request_twice(conn, wallet):
+    _pending(conn)
+    warehouse = WarehouseResource(url=wallet)
+    instance = DagsterInstance.ephemeral()
+    first, second = (_request(conn, "purchases")["id"] for _ in range(2))
+
+    def tick():
+        context = build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+        return export_request_sensor(context)
+
+    (launched,) = [r for r in tick() if r.run_key == first]
+    # the run starts but dies before it marks the request (still preparing)
+    instance.create_run_for_job(export_file_job, run_config=launched.run_config, tags=launched.tags)
+    assert [r.run_key for r in tick()] == [second]
+    (launched,) = [r for r in tick() if r.run_key == second]
+    instance.create_run_for_job(export_file_job, run_config=launched.run_config, tags=launched.tags)
+    assert "2 preparing export request(s) already have a run" in tick().skip_message
+    _pending(conn)
+
+
 def test_the_job_fails_a_run_whose_request_is_invalid(conn, wallet, tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
     conn.execute(
