@@ -100,6 +100,117 @@ def _cmd_ui(args) -> int:
     )
 
 
+def _parse_filter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--filter takes NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def _show_request(row: dict) -> None:
+    import json
+
+    for key, value in row.items():
+        if value is None:
+            continue
+        shown = json.dumps(value) if key == "filters" else value
+        print(f"{key:<15} {shown}")
+
+
+def _warehouse():
+    from dagster_project.resources import WarehouseResource
+
+    return WarehouseResource().connect()
+
+
+def _cmd_export_request(args) -> int:
+    from dagster_project.exports.service import (
+        ExportError,
+        create_request,
+        get_request,
+        run_export,
+    )
+
+    filters = dict(args.filter or [])
+    for name in ("from", "to"):
+        if getattr(args, f"{name}_") is not None:
+            filters[name] = getattr(args, f"{name}_")
+    with _warehouse() as conn:
+        try:
+            row = create_request(conn, args.dataset, args.format, filters, args.requested_by)
+        except ExportError as exc:
+            print(f"{exc.code}: {exc.message}", file=sys.stderr)
+            return 2
+        if args.wait and row["status"] == "preparing":
+            # written here, in this process; a daemon's run of the same request waits on
+            # the request's lock and then finds it no longer preparing
+            try:
+                row = run_export(conn, row["id"])
+            except Exception:  # stored on the request (export_error) with its reason
+                conn.rollback()
+                row = get_request(conn, row["id"])
+    if row["status"] == "failed":
+        print(f"{row['id']} failed: {row['error_code']}: {row['error_message']}", file=sys.stderr)
+        return 1
+    print(row["id"])
+    if args.wait:
+        print(row["file_path"])
+    return 0
+
+
+def _cmd_export_status(args) -> int:
+    from dagster_project.exports.service import get_request
+
+    with _warehouse() as conn:
+        row = get_request(conn, args.id)
+    if row is None:
+        print(f"Export {args.id!r} not found", file=sys.stderr)
+        return 1
+    _show_request(row)
+    return 0
+
+
+def _cmd_export_list(args) -> int:
+    from dagster_project.exports.service import list_requests
+
+    with _warehouse() as conn:
+        rows = list_requests(conn, status=args.status, limit=args.limit)
+    for row in rows:
+        detail = row["file_path"] if row["status"] == "ready" else row["error_message"] or ""
+        print(
+            f"{row['id']}  {row['created_at']:%Y-%m-%d %H:%M:%S}  {row['status']:<9} "
+            f"{row['type']:<4} {row['dataset']:<14} {row['actual_rows'] or '':>7}  {detail}"
+        )
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    from dagster_project.exports.datasets import DATASETS
+
+    export = sub.add_parser("export", help="request CSV/JSON exports and see their status")
+    esub = export.add_subparsers(dest="export_command", required=True)
+    req = esub.add_parser(
+        "request",
+        help="request an export (the export_request_sensor runs it; --wait runs it here)",
+    )
+    req.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
+    req.add_argument("--format", choices=("csv", "json"), default="csv")
+    req.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="first day (UTC)")
+    req.add_argument("--to", dest="to_", metavar="YYYY-MM-DD", help="last day, included")
+    req.add_argument("--filter", action="append", type=_parse_filter, metavar="NAME=VALUE",
+                     help="a dataset filter, e.g. direction=debit (repeatable)")  # fmt: skip
+    req.add_argument("--requested-by", default=None, help="who asks (default: the DB user)")
+    req.add_argument("--wait", action="store_true", help="write it now and print the file")
+    req.set_defaults(func=_cmd_export_request)
+    status = esub.add_parser("status", help="show one export request")
+    status.add_argument("id")
+    status.set_defaults(func=_cmd_export_status)
+    listing = esub.add_parser("list", help="the latest export requests")
+    listing.add_argument("--status", choices=("preparing", "ready", "failed", "expired"))
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(func=_cmd_export_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=_cmd_ui)
+
+    _add_export_parser(sub)
     return parser
 
 

@@ -11,11 +11,20 @@ from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.checks import ledger_checks
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import apps_daily_job, daily_marts_job, gift_refresh_job
+from dagster_project.jobs import (
+    apps_daily_job,
+    daily_marts_job,
+    export_file_job,
+    gift_refresh_job,
+)
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.schedules import apps_nightly_schedule
-from dagster_project.sensors import gift_dirty_sensor, late_arrival_sensor
+from dagster_project.sensors import (
+    export_request_sensor,
+    gift_dirty_sensor,
+    late_arrival_sensor,
+)
 
 defs = Definitions(
     assets=[
@@ -26,9 +35,9 @@ defs = Definitions(
         daily_dbt_assets,
     ],
     asset_checks=[gift_quarantine_rate, ledger_checks],
-    jobs=[gift_refresh_job, apps_daily_job, daily_marts_job],
+    jobs=[gift_refresh_job, apps_daily_job, daily_marts_job, export_file_job],
     schedules=[apps_nightly_schedule],
-    sensors=[gift_dirty_sensor, late_arrival_sensor],
+    sensors=[gift_dirty_sensor, late_arrival_sensor, export_request_sensor],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

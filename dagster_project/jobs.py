@@ -1,9 +1,21 @@
-"""Jobs: named selections of assets that sensors and schedules launch."""
+"""Jobs: named selections of assets that sensors and schedules launch, and the export job."""
 
-from dagster import AssetSelection, define_asset_job
+from dagster import (
+    AssetSelection,
+    Config,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    define_asset_job,
+    job,
+    op,
+)
 
 from dagster_project.assets.dbt import daily_dbt_assets
+from dagster_project.exports.service import run_export
 from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.resources import WarehouseResource
 
 # every system with declared app-database tables, in declaration order
 SOURCE_SYSTEMS = tuple(dict.fromkeys(spec.system for spec in SOURCE_TABLES))
@@ -43,3 +55,57 @@ daily_marts_job = define_asset_job(
         "marts built on them."
     ),
 )
+
+
+class ExportFileConfig(Config):
+    """Which request of ops.export_requests to write (the sensor sets it)."""
+
+    request_id: str
+
+
+@op(
+    name="write_export_file",
+    description=(
+        "Validate the export request (dataset, filters, dates, 365-day range, 100k-row "
+        "estimate), then stream its rows to ANALYTICS_HOME/exports/ and mark it ready "
+        "(expires in 24 h), or failed with seed 002's error code and the reason."
+    ),
+)
+def write_export_file(
+    context: OpExecutionContext, config: ExportFileConfig, warehouse: WarehouseResource
+) -> Output[str]:
+    with warehouse.connect() as conn:
+        request = run_export(conn, config.request_id)
+    if request is None:
+        raise Failure(f"export request {config.request_id!r} not found in ops.export_requests")
+    meta = {
+        "status": request["status"],
+        "dataset": request["dataset"],
+        "type": request["type"],
+        "filters": MetadataValue.json(request["filters"]),
+    }
+    if request["status"] == "ready":
+        meta |= {"rows": request["actual_rows"], "file": MetadataValue.path(request["file_path"])}
+        context.log.info(
+            f"export {request['id']}: {request['actual_rows']} rows in {request['file_path']}"
+        )
+    else:
+        meta["error"] = f"{request['error_code']}: {request['error_message']}"
+    if request["status"] == "failed":
+        raise Failure(
+            f"export {request['id']} failed ({request['error_code']}): {request['error_message']}",
+            metadata=meta,
+        )
+    return Output(request["id"], metadata=meta)
+
+
+@job(
+    name="export_file",
+    description=(
+        "Write one export request of ops.export_requests (seed 002's generate_export_file); "
+        "the export_request_sensor launches one run per preparing request."
+    ),
+    tags={"kind": "export"},
+)
+def export_file_job():
+    write_export_file()

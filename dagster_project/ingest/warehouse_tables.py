@@ -65,10 +65,59 @@ create table if not exists ops.sync_state (
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
 );
+
+-- A ULID (48-bit millisecond time, then 80 random bits, Crockford base32) for rows
+-- inserted by hand: an admin tool or a Metabase action can insert an export request
+-- without an id.
+create or replace function ops.new_ulid() returns text
+language sql volatile as $$
+    select string_agg(
+        substr(
+            '0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+            1 + case
+                when i < 10 then ((ms >> (5 * (9 - i))) & 31)::int
+                else floor(random() * 32)::int
+            end,
+            1
+        ),
+        '' order by i
+    )
+    from
+        (select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms) as now_ms,
+        generate_series(0, 25) as i
+$$;
+
+-- Export requests (seed 002's analytics_exports): a request is a row; the
+-- export_request_sensor turns a `preparing` one into an export_file run.
+create table if not exists ops.export_requests (
+    id text primary key default ops.new_ulid() check (length(id) = 26),
+    requested_by text not null default current_user,
+    type text not null default 'csv' check (type in ('csv', 'json')),
+    dataset text not null,
+    filters jsonb not null default '{}'::jsonb check (jsonb_typeof(filters) = 'object'),
+    status text not null default 'preparing'
+        check (status in ('preparing', 'ready', 'failed', 'expired')),
+    estimated_rows bigint,
+    actual_rows bigint,
+    file_path text,
+    expires_at timestamptz,
+    error_code text
+        check (error_code in ('validation_error', 'business_rule_violation', 'export_error')),
+    error_message text,
+    created_at timestamptz not null default now(),
+    completed_at timestamptz
+);
+create index if not exists export_requests_status_idx on ops.export_requests (status);
+create index if not exists export_requests_expires_at_idx on ops.export_requests (expires_at);
 """
 
 
-TABLES = ("raw.gift_analytics", "quarantine.gift_analytics", "ops.sync_state")
+TABLES = (
+    "raw.gift_analytics",
+    "quarantine.gift_analytics",
+    "ops.sync_state",
+    "ops.export_requests",
+)
 
 
 def ensure_tables(conn: psycopg.Connection) -> None:

@@ -1,0 +1,386 @@
+"""Export requests: create, validate, write (seed 002's create_export / generate_export_file).
+
+A request is a row of ops.export_requests. `run_export` validates it (known dataset, only
+that dataset's filters, valid dates, range ≤ 365 days, estimated rows ≤ 100,000), then
+streams the rows to `ANALYTICS_HOME/exports/` — CSV through `COPY … TO STDOUT`, JSON from
+a server-side cursor written as an array row by row — into a temporary name renamed when
+complete, so a failed run leaves no partial file. Filter values are bound parameters;
+only the registry's column names become identifiers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from dagster_project.exports.datasets import (
+    DATASETS,
+    EXPIRY_HOURS,
+    FORMATS,
+    MAX_RANGE_DAYS,
+    MAX_ROWS,
+    RANGE_FILTERS,
+    Dataset,
+)
+from dagster_project.ingest.warehouse_tables import ensure_tables
+from dagster_project.settings import analytics_home
+from dagster_project.simulate.wallet import ulid
+
+VALIDATION = "validation_error"
+BUSINESS_RULE = "business_rule_violation"
+EXPORT_ERROR = "export_error"
+JSON_FETCH_ROWS = 2_000  # rows per round trip of the JSON server-side cursor
+
+COLUMNS = (
+    "id", "requested_by", "type", "dataset", "filters", "status", "estimated_rows",
+    "actual_rows", "file_path", "expires_at", "error_code", "error_message", "created_at",
+    "completed_at",
+)  # fmt: skip
+
+
+class ExportError(Exception):
+    """A request that cannot run: seed 002's error code and a message naming the value
+    and the rule."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: the dataset, its filters as SQL, and their parameters."""
+
+    dataset: Dataset
+    where: sql.Composable
+    params: list[Any]
+
+    def select(self) -> sql.Composed:
+        schema, table = self.dataset.relation
+        return sql.SQL("select {cols} from {rel} where {where} order by {order}").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, self.dataset.columns)),
+            rel=sql.Identifier(schema, table),
+            where=self.where,
+            order=sql.SQL(", ").join(map(sql.Identifier, self.dataset.order_by)),
+        )
+
+    def count(self) -> sql.Composed:
+        schema, table = self.dataset.relation
+        return sql.SQL("select count(*) from {rel} where {where}").format(
+            rel=sql.Identifier(schema, table), where=self.where
+        )
+
+
+def exports_dir() -> Path:
+    return analytics_home() / "exports"
+
+
+def new_id() -> str:
+    return ulid(int(time.time() * 1000), secrets.randbits(60), secrets.randbits(20))
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _parse_day(name: str, value: Any) -> date:
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ExportError(
+            VALIDATION, f"Filter {name} must be a date YYYY-MM-DD, got {value!r}"
+        ) from None
+
+
+def _filter_value(name: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ExportError(
+            VALIDATION, f"Filter {name} must be a single text or integer value, got {value!r}"
+        )
+    return str(value)
+
+
+def plan(
+    dataset_name: str, filters: dict[str, Any], *, max_range_days: int = MAX_RANGE_DAYS
+) -> Plan:
+    """Check a request's dataset and filters (no database); raise ExportError otherwise."""
+    dataset = DATASETS.get(dataset_name)
+    if dataset is None:
+        raise ExportError(
+            VALIDATION,
+            f"Unknown dataset {dataset_name!r}: choose from {', '.join(DATASETS)}",
+        )
+    if not isinstance(filters, dict):
+        raise ExportError(VALIDATION, f"Filters must be a JSON object, got {filters!r}")
+    unknown = [name for name in filters if name not in dataset.allowed_filters]
+    if unknown:
+        raise ExportError(
+            VALIDATION,
+            f"Unknown filter {', '.join(map(repr, unknown))} for dataset {dataset.name}: "
+            f"allowed are {', '.join(dataset.allowed_filters)}",
+        )
+    conditions: list[sql.Composable] = []
+    params: list[Any] = []
+    given = [name for name in RANGE_FILTERS if filters.get(name) is not None]
+    if given or dataset.range_required:
+        if len(given) < 2:
+            raise ExportError(VALIDATION, "from and to date parameters are required")
+        start, end = _parse_day("from", filters["from"]), _parse_day("to", filters["to"])
+        if end < start:
+            raise ExportError(VALIDATION, f"from ({start}) is after to ({end})")
+        days = (end - start).days + 1  # both days included
+        if days > max_range_days:
+            raise ExportError(
+                BUSINESS_RULE,
+                f"Date range cannot exceed {max_range_days} days ({start} … {end} is {days})",
+            )
+        column = sql.Identifier(dataset.date_column)
+        # the days as a half-open UTC window [from 00:00, to + 1 day 00:00)
+        conditions.append(sql.SQL("{} >= %s and {} < %s").format(column, column))
+        params += [
+            datetime.combine(start, dtime(), UTC),
+            datetime.combine(end + timedelta(days=1), dtime(), UTC),
+        ]
+    for name, column in dataset.filters.items():
+        if filters.get(name) is not None:
+            # compared as text: any value is a plain value (no cast error, no effect)
+            conditions.append(sql.SQL("{}::text = %s").format(sql.Identifier(column)))
+            params.append(_filter_value(name, filters[name]))
+    where = sql.SQL(" and ").join(conditions) if conditions else sql.SQL("true")
+    return Plan(dataset, where, params)
+
+
+def estimate(conn: psycopg.Connection, p: Plan, *, max_rows: int = MAX_ROWS) -> int:
+    """count(*) with the request's filters; over `max_rows` is a business-rule error."""
+    rows = conn.execute(p.count(), p.params).fetchone()[0]
+    if rows > max_rows:
+        raise ExportError(
+            BUSINESS_RULE,
+            f"Export of {p.dataset.name} would have {rows:,} rows; the limit is "
+            f"{max_rows:,} rows per export (narrow the date range or add filters)",
+        )
+    return rows
+
+
+# --- the requests table ---------------------------------------------------------------------
+
+
+def create_request(
+    conn: psycopg.Connection,
+    dataset: str,
+    type_: str = "csv",
+    filters: dict[str, Any] | None = None,
+    requested_by: str | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+) -> dict:
+    """Insert a `preparing` request and validate it at once (seed 002's create_export
+    answers with estimated_rows): an invalid one is stored `failed` with the reason, so
+    the sensor never launches it. Commits; returns the row."""
+    if type_ not in FORMATS:
+        raise ExportError(VALIDATION, f"Unknown format {type_!r}: choose from csv, json")
+    ensure_tables(conn)
+    request_id = new_id()
+    conn.execute(
+        "insert into ops.export_requests (id, requested_by, type, dataset, filters) "
+        "values (%s, coalesce(%s, current_user), %s, %s, %s)",
+        [request_id, requested_by, type_, dataset, Jsonb(filters or {})],
+    )
+    conn.commit()
+    try:
+        estimated = estimate(conn, plan(dataset, filters or {}), max_rows=max_rows)
+    except ExportError as exc:
+        conn.rollback()
+        _fail(conn, request_id, exc.code, exc.message)
+    else:
+        conn.execute(
+            "update ops.export_requests set estimated_rows = %s where id = %s",
+            [estimated, request_id],
+        )
+        conn.commit()
+    return get_request(conn, request_id)
+
+
+def get_request(conn: psycopg.Connection, request_id: str) -> dict | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            sql.SQL("select {} from ops.export_requests where id = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+            ),
+            [request_id],
+        ).fetchone()
+    conn.commit()
+    return row
+
+
+def list_requests(
+    conn: psycopg.Connection, *, status: str | None = None, limit: int = 50
+) -> list[dict]:
+    ensure_tables(conn)
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            sql.SQL(
+                "select {} from ops.export_requests where %(status)s::text is null "
+                "or status = %(status)s order by created_at desc, id desc limit %(limit)s"
+            ).format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS))),
+            {"status": status, "limit": limit},
+        ).fetchall()
+    conn.commit()
+    return rows
+
+
+def preparing_ids(conn: psycopg.Connection, limit: int = 100) -> list[tuple[str, str, str]]:
+    """(id, dataset, type) of the oldest `preparing` requests."""
+    ensure_tables(conn)
+    rows = conn.execute(
+        "select id, dataset, type from ops.export_requests where status = 'preparing' "
+        "order by created_at, id limit %s",
+        [limit],
+    ).fetchall()
+    conn.commit()
+    return rows
+
+
+def _fail(conn: psycopg.Connection, request_id: str, code: str, message: str) -> None:
+    conn.execute(
+        "update ops.export_requests set status = 'failed', error_code = %s, "
+        "error_message = %s, completed_at = now() where id = %s and status = 'preparing'",
+        [code, message, request_id],
+    )
+    conn.commit()
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _write_csv(conn: psycopg.Connection, p: Plan, out) -> int:
+    """COPY … TO STDOUT (csv, header), block by block. COPY takes no server-side
+    parameters: psycopg binds them client-side, quoted as literals."""
+    statement = sql.SQL("copy ({}) to stdout with (format csv, header)").format(p.select())
+    with conn.cursor() as cur:
+        with cur.copy(statement, p.params) as copy:
+            for block in copy:
+                out.write(block)
+        return cur.rowcount
+
+
+def _write_json(conn: psycopg.Connection, p: Plan, out) -> int:
+    """A JSON array, one object per row (column order kept), fetched in batches from a
+    server-side cursor: memory does not grow with the row count."""
+    query = sql.SQL("select row_to_json(t)::text from ({}) as t").format(p.select())
+    rows = 0
+    with conn.cursor(name=f"export_{secrets.token_hex(4)}") as cur:
+        cur.itersize = JSON_FETCH_ROWS
+        cur.execute(query, p.params)
+        for (row,) in cur:
+            out.write(b",\n" if rows else b"[\n")
+            out.write(row.encode())
+            rows += 1
+    out.write(b"\n]\n" if rows else b"[]\n")
+    return rows
+
+
+def write_file(conn: psycopg.Connection, p: Plan, type_: str, path: Path) -> int:
+    """Stream the rows into `path` (through a temporary name); return the row count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        conn.execute("set local timezone = 'UTC'")  # timestamps in the file are UTC
+        with open(partial, "wb") as out:
+            rows = (_write_csv if type_ == "csv" else _write_json)(conn, p, out)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.rollback()  # read only: end the snapshot (and the `set local`)
+    return rows
+
+
+def run_export(
+    conn: psycopg.Connection,
+    request_id: str,
+    *,
+    directory: Path | None = None,
+    max_rows: int = MAX_ROWS,
+    max_range_days: int = MAX_RANGE_DAYS,
+) -> dict | None:
+    """Validate and write one request; return its row (ready or failed; None when there
+    is no such request).
+
+    A request not `preparing` is returned as it is, so running one twice writes nothing
+    the second time; an advisory lock keeps two processes off the same request. A
+    validation failure is stored on the row (not raised); an error while writing is
+    stored and re-raised, so the Dagster run fails too.
+    """
+    ensure_tables(conn)
+    lock = conn.execute(
+        "select pg_try_advisory_lock(hashtext('analytics.export'), hashtext(%s))",
+        [request_id],
+    ).fetchone()[0]
+    conn.commit()
+    if not lock:
+        return _wait_for(conn, request_id)
+    try:
+        request = get_request(conn, request_id)
+        if request is None or request["status"] != "preparing":
+            return request
+        try:
+            p = plan(request["dataset"], request["filters"], max_range_days=max_range_days)
+            if request["type"] not in FORMATS:
+                raise ExportError(VALIDATION, f"Unknown format {request['type']!r}")
+            estimated = estimate(conn, p, max_rows=max_rows)
+            conn.execute(
+                "update ops.export_requests set estimated_rows = %s where id = %s",
+                [estimated, request_id],
+            )
+            conn.commit()
+            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+            name = f"{p.dataset.name}_{stamp}_{request_id}.{request['type']}"
+            path = (directory or exports_dir()) / name
+            rows = write_file(conn, p, request["type"], path)
+        except ExportError as exc:
+            conn.rollback()
+            _fail(conn, request_id, exc.code, exc.message)
+            return get_request(conn, request_id)
+        except Exception as exc:  # the database, the disk: stored, and the run fails
+            conn.rollback()
+            _fail(conn, request_id, EXPORT_ERROR, f"{type(exc).__name__}: {exc}".strip())
+            raise
+        conn.execute(
+            "update ops.export_requests set status = 'ready', actual_rows = %s, "
+            "file_path = %s, completed_at = now(), "
+            "expires_at = now() + make_interval(hours => %s) "
+            "where id = %s and status = 'preparing'",
+            [rows, str(path), EXPIRY_HOURS, request_id],
+        )
+        conn.commit()
+        return get_request(conn, request_id)
+    finally:
+        conn.rollback()
+        conn.execute(
+            "select pg_advisory_unlock(hashtext('analytics.export'), hashtext(%s))",
+            [request_id],
+        )
+        conn.commit()
+
+
+def _wait_for(conn: psycopg.Connection, request_id: str, poll_s: float = 0.5) -> dict | None:
+    """Another process is writing the request: wait until it is no longer preparing."""
+    while True:
+        request = get_request(conn, request_id)
+        if request is None or request["status"] != "preparing":
+            return request
+        time.sleep(poll_s)
