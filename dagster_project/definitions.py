@@ -7,19 +7,20 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
 from dagster_project.assets.enrich import user_agents
+from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_responses_export
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.checks import ledger_checks
+from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import (
-    apps_daily_job,
-    daily_marts_job,
-    export_file_job,
-    gift_refresh_job,
-)
+from dagster_project.jobs import apps_daily_job, daily_marts_job, gift_refresh_job
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
-from dagster_project.schedules import apps_nightly_schedule
+from dagster_project.schedules import (
+    apps_nightly_schedule,
+    export_cleanup_schedule,
+    ml_dataset_nightly_schedule,
+)
 from dagster_project.sensors import (
     export_request_sensor,
     gift_dirty_sensor,
@@ -33,10 +34,19 @@ defs = Definitions(
         user_agents,
         warehouse_dbt_assets,
         daily_dbt_assets,
+        ml_responses_export,
+        *EXPORT_SPECS,
     ],
     asset_checks=[gift_quarantine_rate, ledger_checks],
-    jobs=[gift_refresh_job, apps_daily_job, daily_marts_job, export_file_job],
-    schedules=[apps_nightly_schedule],
+    jobs=[
+        gift_refresh_job,
+        apps_daily_job,
+        daily_marts_job,
+        export_file_job,
+        export_cleanup_job,
+        ml_dataset_job,
+    ],
+    schedules=[apps_nightly_schedule, ml_dataset_nightly_schedule, export_cleanup_schedule],
     sensors=[gift_dirty_sensor, late_arrival_sensor, export_request_sensor],
     resources={
         "warehouse": WarehouseResource(),

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, redirect_stdout
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
@@ -70,7 +70,15 @@ def _heartbeat(label: str, every: float = 10.0):
         thread.join()
 
 
-def run_job(name: str, instance=None, *, quiet: bool = True, days: tuple[str, str] | None = None):
+def run_job(
+    name: str,
+    instance=None,
+    *,
+    quiet: bool = True,
+    days: tuple[str, str] | None = None,
+    run_config: dict | None = None,
+    tags: dict | None = None,
+):
     """Execute a job of the Definitions through Dagster (recorded in its instance); a
     partitioned job over `days` = (first, last) runs once over that range, as a
     single-run backfill does."""
@@ -79,15 +87,15 @@ def run_job(name: str, instance=None, *, quiet: bool = True, days: tuple[str, st
     from dagster_project.definitions import defs
 
     level = "ERROR" if quiet else "INFO"
-    tags = {}
+    tags = dict(tags or {})
     if days:
-        tags = {
+        tags |= {
             "dagster/asset_partition_range_start": days[0],
             "dagster/asset_partition_range_end": days[1],
         }
     return defs.resolve_job_def(name).execute_in_process(
         instance=instance or DagsterInstance.get(),
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})},
         raise_on_error=False,
         tags=tags,
     )
@@ -185,9 +193,53 @@ def _reset_demo_tables(url: str) -> None:
             conn.execute("delete from ops.sync_state where id like 'el:%' or id like 'enrich:%'")
 
 
+def _run_exports(url: str, first: date, last: date) -> bool:
+    """A CSV of the last week's wallet transactions and a JSON of the newest day's
+    YesGoddess events (PII redacted), each a request run by the export_file job; then the
+    nightly ML dataset (seed 003). Prints each file."""
+
+    from dagster_project.exports.ops import EXPORT_REQUEST_TAG
+    from dagster_project.exports.service import create_request, get_request
+
+    week = {"from": max(first, last - timedelta(days=6)).isoformat(), "to": last.isoformat()}
+    asks = [
+        ("transactions", "csv", week),
+        ("events", "json", {"from": week["to"], "to": week["to"]}),
+    ]
+    ok = True
+    with psycopg.connect(url) as conn:
+        for dataset, type_, filters in asks:
+            request = create_request(conn, dataset, type_, filters, "make demo")
+            rid = request["id"]
+            result = run_job(
+                "export_file",
+                run_config={"ops": {"write_export_file": {"config": {"request_id": rid}}}},
+                tags={EXPORT_REQUEST_TAG: rid},
+            )  # fmt: skip
+            ok &= _print_export(get_request(conn, request["id"]), result.success)
+    result = run_job("ml_dataset")
+    ok &= result.success
+    for event in result.get_asset_materialization_events():
+        meta = {k: v.value for k, v in event.materialization.metadata.items()}
+        print(f"  ml_responses csv  {meta['rows']:>8,} rows  {meta['file']}  (ml_dataset_nightly)")
+    return ok
+
+
+def _print_export(request: dict, succeeded: bool) -> bool:
+    if succeeded and request["status"] == "ready":
+        print(
+            f"  {request['dataset']:<12} {request['type']:<4} {request['actual_rows']:>8,} rows  "
+            f"{request['file_path']}"
+        )
+        return True
+    print(f"  {request['dataset']} {request['type']}: {request['error_code']}: "
+          f"{request['error_message']}")  # fmt: skip
+    return False
+
+
 def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) -> int:
     started = time.monotonic()
-    _step(1, 4, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
+    _step(1, 5, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
     from dagster_project.local.environment import (
         EMBEDDED_REDIS_FLAG,
         EMBEDDED_WAREHOUSE_FLAG,
@@ -205,7 +257,7 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
         )
         return 2
 
-    _step(2, 4, f"simulating {days} days of every app (CryptoGift in Redis, the others in "
+    _step(2, 5, f"simulating {days} days of every app (CryptoGift in Redis, the others in "
           "their app databases)")  # fmt: skip
     _reset_demo_tables(env["WAREHOUSE_URL"])
     from dagster_project.simulate.run import SYSTEMS, simulate
@@ -218,7 +270,7 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
     # the simulated days, up to yesterday: today's partition is not complete yet
     first, last = end - timedelta(days=days - 1), end - timedelta(days=1)
 
-    _step(3, 4, "materializing sources → raw → staging → marts → embed through Dagster")
+    _step(3, 5, "materializing sources → raw → staging → marts → embed through Dagster")
     from dagster_project.project import ensure_manifest
 
     ensure_manifest()
@@ -241,7 +293,12 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
         print("\na run failed; open the UI (make ui) to see which step and why")
         return 1
 
-    _step(4, 4, "what was built")
+    _step(4, 5, "exports: one request per format, as the export_request_sensor runs them")
+    if not _run_exports(os.environ["WAREHOUSE_URL"], first, last):
+        print("\nan export failed; see `analytics export list` and the UI (make ui)")
+        return 1
+
+    _step(5, 5, "what was built")
     _print_summary(os.environ["WAREHOUSE_URL"])
     print(
         f"\nDone in {time.monotonic() - started:.0f}s. Explore it in the Dagster UI: "

@@ -1,21 +1,11 @@
-"""Jobs: named selections of assets that sensors and schedules launch, and the export job."""
+"""Jobs: named selections of assets that sensors and schedules launch (the export jobs are
+in dagster_project/exports/ops.py)."""
 
-from dagster import (
-    AssetSelection,
-    Config,
-    Failure,
-    MetadataValue,
-    OpExecutionContext,
-    Output,
-    define_asset_job,
-    job,
-    op,
-)
+from dagster import AssetSelection, define_asset_job
 
 from dagster_project.assets.dbt import daily_dbt_assets
-from dagster_project.exports.service import run_export
+from dagster_project.exports.datasets import DATASETS
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.resources import WarehouseResource
 
 # every system with declared app-database tables, in declaration order
 SOURCE_SYSTEMS = tuple(dict.fromkeys(spec.system for spec in SOURCE_TABLES))
@@ -23,14 +13,18 @@ GIFT_SYNC = AssetSelection.assets(["raw", "gift_analytics"])
 # The DAO marts read gifts too (the referrer leaderboard's conversion quality) but mostly
 # the DAO tables: apps_daily rebuilds them, not every gift sync.
 DAO_MARTS = AssetSelection.groups("marts_dao")
+# export files are written on request or on their own schedule, never by a refresh
+EXPORTS = AssetSelection.assets(*(["exports", name] for name in DATASETS))
 
 gift_refresh_job = define_asset_job(
     name="gift_refresh",
-    selection=GIFT_SYNC.downstream() - DAO_MARTS,
+    selection=GIFT_SYNC.downstream() - DAO_MARTS - EXPORTS,
     description="Sync dirty gifts from Redis, then rebuild and test the gift marts.",
 )
 
-_app_sources = AssetSelection.assets(*(spec.asset_key for spec in SOURCE_TABLES)).downstream()
+_app_sources = (
+    AssetSelection.assets(*(spec.asset_key for spec in SOURCE_TABLES)).downstream() - EXPORTS
+)
 
 apps_daily_job = define_asset_job(
     name="apps_daily",
@@ -49,63 +43,9 @@ daily_marts_job = define_asset_job(
     name="daily_marts",
     # downstream too: the whole-rebuild marts built on the daily ones (the wallet's
     # running totals) follow a re-built day
-    selection=AssetSelection.assets(daily_dbt_assets).downstream(),
+    selection=AssetSelection.assets(daily_dbt_assets).downstream() - EXPORTS,
     description=(
         "Rebuild the daily-partitioned marts of a partition from what is landed, then the "
         "marts built on them."
     ),
 )
-
-
-class ExportFileConfig(Config):
-    """Which request of ops.export_requests to write (the sensor sets it)."""
-
-    request_id: str
-
-
-@op(
-    name="write_export_file",
-    description=(
-        "Validate the export request (dataset, filters, dates, 365-day range, 100k-row "
-        "estimate), then stream its rows to ANALYTICS_HOME/exports/ and mark it ready "
-        "(expires in 24 h), or failed with seed 002's error code and the reason."
-    ),
-)
-def write_export_file(
-    context: OpExecutionContext, config: ExportFileConfig, warehouse: WarehouseResource
-) -> Output[str]:
-    with warehouse.connect() as conn:
-        request = run_export(conn, config.request_id)
-    if request is None:
-        raise Failure(f"export request {config.request_id!r} not found in ops.export_requests")
-    meta = {
-        "status": request["status"],
-        "dataset": request["dataset"],
-        "type": request["type"],
-        "filters": MetadataValue.json(request["filters"]),
-    }
-    if request["status"] == "ready":
-        meta |= {"rows": request["actual_rows"], "file": MetadataValue.path(request["file_path"])}
-        context.log.info(
-            f"export {request['id']}: {request['actual_rows']} rows in {request['file_path']}"
-        )
-    else:
-        meta["error"] = f"{request['error_code']}: {request['error_message']}"
-    if request["status"] == "failed":
-        raise Failure(
-            f"export {request['id']} failed ({request['error_code']}): {request['error_message']}",
-            metadata=meta,
-        )
-    return Output(request["id"], metadata=meta)
-
-
-@job(
-    name="export_file",
-    description=(
-        "Write one export request of ops.export_requests (seed 002's generate_export_file); "
-        "the export_request_sensor launches one run per preparing request."
-    ),
-    tags={"kind": "export"},
-)
-def export_file_job():
-    write_export_file()

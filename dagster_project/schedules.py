@@ -1,7 +1,10 @@
-"""Schedules: the nightly build of yesterday's partition of every app."""
+"""Schedules: the nightly build of yesterday's partition of every app, the nightly ML
+dataset file and the hourly export clean-up."""
 
-from dagster import DefaultScheduleStatus, build_schedule_from_partitioned_job
+from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
 
+from dagster_project.assets.exports import ml_dataset_job
+from dagster_project.exports.ops import export_cleanup_job
 from dagster_project.jobs import apps_daily_job
 
 # At 02:00 UTC the newest complete daily partition is yesterday: the schedule runs it.
@@ -15,5 +18,31 @@ apps_nightly_schedule = build_schedule_from_partitioned_job(
         "Nightly at 02:00 UTC: apps_daily for yesterday — extract-load of every app "
         "database, staging and quarantine, the whole-rebuild marts, then yesterday's "
         "daily marts."
+    ),
+)
+
+# after apps_nightly (02:00) has built yesterday's ml_response_samples
+ml_dataset_nightly_schedule = ScheduleDefinition(
+    name="ml_dataset_nightly",
+    job=ml_dataset_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description=(
+        "Nightly at 03:00 UTC (after apps_nightly): seed 003's ML dataset — "
+        "marts.ml_response_samples of the last 30 complete days as CSV in "
+        "ANALYTICS_HOME/exports/ (kept 48 h)."
+    ),
+)
+
+export_cleanup_schedule = ScheduleDefinition(
+    name="export_cleanup_hourly",
+    job=export_cleanup_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description=(
+        "Hourly at :05: mark exports past expires_at `expired` and delete their files; "
+        "fail requests stuck in `preparing` with no live run for 5 minutes."
     ),
 )

@@ -15,16 +15,21 @@ from dagster import (
 )
 
 from dagster_project.assets.dbt import READ_FROM, daily_dbt_assets
+from dagster_project.exports.cleanup import STUCK_AFTER_MINUTES, fail_stuck_requests
+from dagster_project.exports.ops import (
+    EXPORT_REQUEST_TAG,
+    export_file_job,
+    live_export_request_ids,
+)
 from dagster_project.exports.service import preparing_ids
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import daily_marts_job, export_file_job, gift_refresh_job
+from dagster_project.jobs import daily_marts_job, gift_refresh_job
 from dagster_project.partitions import daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
 
-EXPORT_REQUEST_TAG = "export_request_id"
 ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -128,34 +133,40 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     description=(
         "Every 30 seconds: one export_file run per export request still `preparing` in "
         "ops.export_requests (from `analytics export request`, or a row inserted by hand), "
-        "with run key = the request id, so a request is never run twice."
+        "with run key = the request id, so a request is never run twice. A request whose "
+        f"run ended without finishing it is failed after {STUCK_AFTER_MINUTES} minutes."
     ),
 )
 def export_request_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
         pending = preparing_ids(conn)
-    if not pending:
-        return SkipReason("no export request is preparing")
-    # Dagster never launches a run key twice; skipping requests that already have a run
-    # (still going, or failed before it could mark the request) also says so in the tick
-    launched = {
-        record.dagster_run.tags.get(EXPORT_REQUEST_TAG)
-        for record in context.instance.get_run_records(
-            RunsFilter(
-                job_name=export_file_job.name,
-                tags={EXPORT_REQUEST_TAG: [request_id for request_id, _, _ in pending]},
-            )
-        )
-    }
+        if not pending:
+            return SkipReason("no export request is preparing")
+        launched = _requests_with_runs(context.instance, [rid for rid, _, _ in pending])
+        new = [(rid, dataset, type_) for rid, dataset, type_ in pending if rid not in launched]
+        live = live_export_request_ids(context.instance) | {rid for rid, _, _ in new}
+        stuck = fail_stuck_requests(conn, live)
+    if stuck:
+        context.log.warning(f"failed {len(stuck)} stuck export request(s): {', '.join(stuck)}")
     requests = [
         RunRequest(
             run_key=request_id,
             run_config={"ops": {"write_export_file": {"config": {"request_id": request_id}}}},
             tags={EXPORT_REQUEST_TAG: request_id, "dataset": dataset, "format": type_},
         )
-        for request_id, dataset, type_ in pending
-        if request_id not in launched
+        for request_id, dataset, type_ in new
     ]
     if not requests:
         return SkipReason(f"{len(pending)} preparing export request(s) already have a run")
     return requests
+
+
+def _requests_with_runs(instance, request_ids: list[str]) -> set[str]:
+    """Requests that already have an export_file run (going, or ended before marking the
+    request): Dagster never launches a run key twice, and skipping them says so."""
+    return {
+        record.dagster_run.tags.get(EXPORT_REQUEST_TAG)
+        for record in instance.get_run_records(
+            RunsFilter(job_name=export_file_job.name, tags={EXPORT_REQUEST_TAG: request_ids})
+        )
+    }

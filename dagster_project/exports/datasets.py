@@ -26,10 +26,18 @@ class Dataset:
     order_by: tuple[str, ...]  # a total order, so a file is reproducible
     filters: dict[str, str] = field(default_factory=dict)  # filter name -> column
     range_required: bool = True  # seed 002: "from and to date parameters are required"
+    date_is_day: bool = False  # date_column is a `date` (bound as days, not UTC instants)
+    # with the request's `include_pii` option: the same columns, PII left in (seed 001:
+    # "Admin-only, PII redacted unless explicitly requested")
+    pii_relation: tuple[str, str] | None = None
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return ("include_pii",) if self.pii_relation else ()
 
     @property
     def allowed_filters(self) -> tuple[str, ...]:
-        return (*RANGE_FILTERS, *self.filters)
+        return (*RANGE_FILTERS, *self.filters, *self.options)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -133,6 +141,81 @@ DATASETS: dict[str, Dataset] = {
             order_by=("user_id",),
             filters={"role": "role"},
             range_required=False,
+        ),  # fmt: skip
+        Dataset(
+            "events",  # seed 001's exportEvents: YesGoddess events, first arrival of each
+            ("staging", "stg_yesgoddess__events"),
+            (
+                "event_id",
+                "occurred_at",
+                "source",
+                "event_type",
+                "actor_type",
+                "actor_id",
+                "project_id",
+                "ip_asset_id",
+                "license_id",
+                "session_id",
+                "props",
+            ),
+            date_column="occurred_at",
+            order_by=("occurred_at", "event_id"),
+            filters={
+                "event_type": "event_type",
+                "source": "source",
+                "actor_id": "actor_id",
+                "project_id": "project_id",
+                "ip_asset_id": "ip_asset_id",
+                "license_id": "license_id",
+            },
+            pii_relation=("staging", "stg_yesgoddess__unredacted_events"),
+        ),  # fmt: skip
+        Dataset(
+            "ml_responses",  # seed 003's ml_response_samples (ml_dump_date_range)
+            ("marts", "ml_response_samples"),
+            (
+                "date",
+                "response_id",
+                "prompt_id",
+                "user_id",
+                "model",
+                "created_at",
+                "prompt_text",
+                "response_text",
+                "tokens_out",
+                "cost_usd",
+                "latency_ms",
+                "finish_reason",
+                "copied_count",
+                "liked_count",
+                "disliked_count",
+                "helpful_score",
+                "was_copied",
+                "dwell_ms",
+            ),
+            date_column="created_at",
+            order_by=("created_at", "response_id"),
+            filters={"model": "model", "user_id": "user_id"},
+        ),  # fmt: skip
+        Dataset(
+            "gift_funnel",  # seed 000's gift funnel per day and campaign
+            ("marts", "fct_gift_funnel_daily"),
+            (
+                "date",
+                "campaign_id",
+                "total_created",
+                "total_viewed",
+                "total_preclaim",
+                "total_education",
+                "total_claimed",
+                "conversion_rate",
+                "avg_claim_time_min",
+                "total_value_usd",
+            ),
+            date_column="date",
+            order_by=("date", "campaign_id"),
+            filters={"campaign_id": "campaign_id"},
+            date_is_day=True,
         ),  # fmt: skip
     )
 }

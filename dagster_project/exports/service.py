@@ -65,18 +65,25 @@ class Plan:
     dataset: Dataset
     where: sql.Composable
     params: list[Any]
+    relation: tuple[str, str]  # the dataset's relation, or its PII one with include_pii
 
-    def select(self) -> sql.Composed:
-        schema, table = self.dataset.relation
-        return sql.SQL("select {cols} from {rel} where {where} order by {order}").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, self.dataset.columns)),
+    def select(self, *, as_text: bool = False) -> sql.Composed:
+        """The rows in a total order; `as_text` renders every value as Postgres' text form
+        (for CSV: `true`/`false` rather than COPY's `t`/`f`). The order names the
+        relation's columns (`t.x`), not the text outputs of the same name."""
+        schema, table = self.relation
+        cast = sql.SQL("t.{0}::text as {0}" if as_text else "t.{0}")
+        return sql.SQL("select {cols} from {rel} as t where {where} order by {order}").format(
+            cols=sql.SQL(", ").join(cast.format(sql.Identifier(c)) for c in self.dataset.columns),
             rel=sql.Identifier(schema, table),
             where=self.where,
-            order=sql.SQL(", ").join(map(sql.Identifier, self.dataset.order_by)),
+            order=sql.SQL(", ").join(
+                sql.SQL("t.{}").format(sql.Identifier(c)) for c in self.dataset.order_by
+            ),
         )
 
     def count(self) -> sql.Composed:
-        schema, table = self.dataset.relation
+        schema, table = self.relation
         return sql.SQL("select count(*) from {rel} where {where}").format(
             rel=sql.Identifier(schema, table), where=self.where
         )
@@ -110,6 +117,27 @@ def _filter_value(name: str, value: Any) -> str:
             VALIDATION, f"Filter {name} must be a single text or integer value, got {value!r}"
         )
     return str(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """An option such as include_pii: a JSON boolean, or true/false as text (the CLI's
+    --filter include_pii=true)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ExportError(VALIDATION, f"Option {name} must be true or false, got {value!r}")
+
+
+def _range(dataset: Dataset, start: date, end: date) -> tuple[sql.Composable, list[Any]]:
+    """The days [from, to] as a half-open window on the date column: whole days for a
+    `date` column, UTC instants [from 00:00, to + 1 day 00:00) for a timestamp."""
+    column = sql.Identifier(dataset.date_column)
+    condition = sql.SQL("{} >= %s and {} < %s").format(column, column)
+    after = end + timedelta(days=1)
+    if dataset.date_is_day:
+        return condition, [start, after]
+    return condition, [datetime.combine(start, dtime(), UTC), datetime.combine(after, dtime(), UTC)]
 
 
 def plan(
@@ -146,20 +174,19 @@ def plan(
                 BUSINESS_RULE,
                 f"Date range cannot exceed {max_range_days} days ({start} … {end} is {days})",
             )
-        column = sql.Identifier(dataset.date_column)
-        # the days as a half-open UTC window [from 00:00, to + 1 day 00:00)
-        conditions.append(sql.SQL("{} >= %s and {} < %s").format(column, column))
-        params += [
-            datetime.combine(start, dtime(), UTC),
-            datetime.combine(end + timedelta(days=1), dtime(), UTC),
-        ]
+        condition, bounds = _range(dataset, start, end)
+        conditions.append(condition)
+        params += bounds
     for name, column in dataset.filters.items():
         if filters.get(name) is not None:
             # compared as text: any value is a plain value (no cast error, no effect)
             conditions.append(sql.SQL("{}::text = %s").format(sql.Identifier(column)))
             params.append(_filter_value(name, filters[name]))
     where = sql.SQL(" and ").join(conditions) if conditions else sql.SQL("true")
-    return Plan(dataset, where, params)
+    pii = "include_pii" in dataset.options and _flag(
+        "include_pii", filters.get("include_pii", False)
+    )
+    return Plan(dataset, where, params, dataset.pii_relation if pii else dataset.relation)
 
 
 def estimate(conn: psycopg.Connection, p: Plan, *, max_rows: int = MAX_ROWS) -> int:
@@ -268,7 +295,9 @@ def _fail(conn: psycopg.Connection, request_id: str, code: str, message: str) ->
 def _write_csv(conn: psycopg.Connection, p: Plan, out) -> int:
     """COPY … TO STDOUT (csv, header), block by block. COPY takes no server-side
     parameters: psycopg binds them client-side, quoted as literals."""
-    statement = sql.SQL("copy ({}) to stdout with (format csv, header)").format(p.select())
+    statement = sql.SQL("copy ({}) to stdout with (format csv, header)").format(
+        p.select(as_text=True)
+    )
     with conn.cursor() as cur:
         with cur.copy(statement, p.params) as copy:
             for block in copy:
@@ -309,6 +338,11 @@ def write_file(conn: psycopg.Connection, p: Plan, type_: str, path: Path) -> int
     return rows
 
 
+def _file_path(p: Plan, type_: str, request_id: str, directory: Path | None) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return (directory or exports_dir()) / f"{p.dataset.name}_{stamp}_{request_id}.{type_}"
+
+
 def run_export(
     conn: psycopg.Connection,
     request_id: str,
@@ -316,6 +350,7 @@ def run_export(
     directory: Path | None = None,
     max_rows: int = MAX_ROWS,
     max_range_days: int = MAX_RANGE_DAYS,
+    expiry_hours: int = EXPIRY_HOURS,
 ) -> dict | None:
     """Validate and write one request; return its row (ready or failed; None when there
     is no such request).
@@ -347,9 +382,7 @@ def run_export(
                 [estimated, request_id],
             )
             conn.commit()
-            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-            name = f"{p.dataset.name}_{stamp}_{request_id}.{request['type']}"
-            path = (directory or exports_dir()) / name
+            path = _file_path(p, request["type"], request_id, directory)
             rows = write_file(conn, p, request["type"], path)
         except ExportError as exc:
             conn.rollback()
@@ -364,7 +397,7 @@ def run_export(
             "file_path = %s, completed_at = now(), "
             "expires_at = now() + make_interval(hours => %s) "
             "where id = %s and status = 'preparing'",
-            [rows, str(path), EXPIRY_HOURS, request_id],
+            [rows, str(path), expiry_hours, request_id],
         )
         conn.commit()
         return get_request(conn, request_id)
@@ -375,6 +408,39 @@ def run_export(
             [request_id],
         )
         conn.commit()
+
+
+def export_now(
+    conn: psycopg.Connection,
+    dataset: str,
+    type_: str,
+    filters: dict[str, Any],
+    requested_by: str,
+    *,
+    max_rows: int = MAX_ROWS,
+    expiry_hours: int = EXPIRY_HOURS,
+) -> dict:
+    """Write an export in this process and record it as a finished (`ready`) request —
+    for scheduled files (seed 003's ML dataset), which the export_request_sensor must not
+    pick up as `preparing`. Raises ExportError for an invalid request."""
+    if type_ not in FORMATS:
+        raise ExportError(VALIDATION, f"Unknown format {type_!r}: choose from csv, json")
+    ensure_tables(conn)
+    p = plan(dataset, filters)
+    estimated = estimate(conn, p, max_rows=max_rows)
+    request_id = new_id()
+    path = _file_path(p, type_, request_id, None)
+    rows = write_file(conn, p, type_, path)
+    conn.execute(
+        "insert into ops.export_requests (id, requested_by, type, dataset, filters, status, "
+        "estimated_rows, actual_rows, file_path, completed_at, expires_at) values "
+        "(%s, %s, %s, %s, %s, 'ready', %s, %s, %s, now(), "
+        "now() + make_interval(hours => %s))",
+        [request_id, requested_by, type_, dataset, Jsonb(filters), estimated, rows, str(path),
+         expiry_hours],
+    )  # fmt: skip
+    conn.commit()
+    return get_request(conn, request_id)
 
 
 def _wait_for(conn: psycopg.Connection, request_id: str, poll_s: float = 0.5) -> dict | None:

@@ -1,7 +1,8 @@
 """Exports (seed 002's Export Service) against the real warehouse: a simulated wallet (plus a
-user and an entry whose text needs CSV escaping) landed and built by dbt; each dataset ×
-format read back and compared with an independent query; the validation rules and their
-messages; SQL injection through every filter; the sensor and the real Dagster job."""
+user and an entry whose text needs CSV escaping), YesGoddess and EverReach apps and a dozen
+Redis gifts, landed and built by dbt; each dataset × format read back and compared with an
+independent query; the validation rules and their messages; SQL injection through every
+filter; the sensor and the real Dagster jobs; expiry and stuck requests."""
 
 from __future__ import annotations
 
@@ -9,25 +10,41 @@ import csv
 import io
 import json
 import os
+import re
+import time
+import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+import redis
+from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
+from dagster_project.assets.exports import ml_responses_export, ml_window
+from dagster_project.exports.cleanup import expire_exports
 from dagster_project.exports.datasets import DATASETS
-from dagster_project.exports.service import create_request, get_request, new_id, run_export
+from dagster_project.exports.ops import EXPORT_REQUEST_TAG, export_cleanup_job, export_file_job
+from dagster_project.exports.service import (
+    create_request,
+    get_request,
+    new_id,
+    preparing_ids,
+    run_export,
+)
 from dagster_project.ingest.extract_load import extract_load, source_engine
+from dagster_project.ingest.redis_gifts import GiftKeys, sync_gifts
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import export_file_job
 from dagster_project.resources import WarehouseResource
 from dagster_project.sensors import export_request_sensor
+from dagster_project.simulate import everreach, yesgoddess
 from dagster_project.simulate.wallet import create_tables, simulate_wallet
+from tests import gift_fixture
 from tests.conftest import PROJECT_SCHEMAS, run_dbt
 
 SRC = "wallet_src"  # the wallet app database: a schema of the test database
+APP_SCHEMAS = {"wallet": SRC, "yesgoddess": "yg_src", "everreach": "er_src"}
 END = date(2026, 3, 31)
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
 TRICKY_NAME = 'O\'Brien, "Bob"\nsecond line, ünïcødé ✓ 🚀'
@@ -35,19 +52,26 @@ TRICKY_METADATA = {"note": 'a, b "quoted"\nnew line', "emoji": "🚀", "nested":
 INJECTION = "x' or '1'='1'; drop table ops.export_requests; --"
 EXPORT_MODELS = (
     "fct_wallet_transactions", "fct_wallet_authorizations", "fct_purchases",
-    "fct_wallet_referrals", "dim_wallet_users",
+    "fct_wallet_referrals", "dim_wallet_users", "stg_yesgoddess__unredacted_events",
+    "ml_response_samples", "fct_gift_funnel_daily",
 )  # fmt: skip
+# the gift fixture's days are relative to today
+GIFT_RANGE = {
+    "from": (gift_fixture.BASE - timedelta(days=110)).isoformat(),
+    "to": gift_fixture.d(10).isoformat(),
+}
 
 
 def _drop(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        for schema in (*PROJECT_SCHEMAS, SRC):
+        for schema in (*PROJECT_SCHEMAS, *APP_SCHEMAS.values()):
             conn.execute(f"drop schema if exists {schema} cascade")
 
 
 @pytest.fixture(scope="module")
-def wallet():
-    """The wallet datasets built from 3 simulated days and one hand-made awkward user."""
+def warehouse():
+    """Every export dataset built: 3 simulated days of each app, one hand-made awkward
+    wallet user, the gift fixture synced from Redis."""
     url = os.environ["WAREHOUSE_URL"]
     _drop(url)
     with psycopg.connect(url) as app:
@@ -64,22 +88,51 @@ def wallet():
             ['ref,with "quotes"', json.dumps(TRICKY_METADATA)],
         )
         app.commit()
+        _simulate_apps(app)
     engine = source_engine(url)
     try:
         with psycopg.connect(url) as conn:
             for spec in SOURCE_TABLES:
-                if spec.system == "wallet":
-                    extract_load(conn, engine, replace(spec, schema=SRC))
+                if spec.system in APP_SCHEMAS:
+                    extract_load(conn, engine, replace(spec, schema=APP_SCHEMAS[spec.system]))
+            _sync_gifts(conn)
     finally:
         engine.dispose()
-    run_dbt("run", "--quiet", "--select", *(f"+{model}" for model in EXPORT_MODELS))
+    run_dbt(
+        "build", "--quiet", "--exclude-resource-type", "test",
+        "--select", *(f"+{model}" for model in EXPORT_MODELS),
+    )  # fmt: skip
     yield url
     _drop(url)
 
 
+def _simulate_apps(app) -> None:
+    yesgoddess.create_tables(app, schema=APP_SCHEMAS["yesgoddess"])
+    yesgoddess.simulate_yesgoddess(
+        app, days=3, events_per_day=400, seed=3, end=END, schema=APP_SCHEMAS["yesgoddess"],
+        pii_share=0.2,
+    )  # fmt: skip
+    everreach.create_tables(app, schema=APP_SCHEMAS["everreach"])
+    everreach.simulate_everreach(
+        app, days=3, events_per_day=400, seed=3, end=END, schema=APP_SCHEMAS["everreach"]
+    )
+
+
+def _sync_gifts(conn) -> None:
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    prefix = f"test:{uuid.uuid4().hex[:8]}:gift:analytics:"
+    try:
+        gift_fixture.load(client, prefix)
+        sync_gifts(conn, client, keys=GiftKeys(prefix))
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.unlink(*keys)
+
+
 @pytest.fixture
-def conn(wallet):
-    with psycopg.connect(wallet) as connection:
+def conn(warehouse):
+    with psycopg.connect(warehouse) as connection:
         yield connection
 
 
@@ -88,7 +141,7 @@ def _request(conn, dataset, type_="csv", filters=None, **kwargs) -> dict:
 
 
 def _filters(dataset: str) -> dict:
-    return {} if dataset == "users" else dict(RANGE)
+    return {"users": {}, "gift_funnel": dict(GIFT_RANGE)}.get(dataset, dict(RANGE))
 
 
 def _reference(conn, dataset: str, as_text: bool) -> list:
@@ -96,11 +149,10 @@ def _reference(conn, dataset: str, as_text: bool) -> list:
     ds = DATASETS[dataset]
     schema, table = ds.relation
     cols = ", ".join(f"{c}::text" if as_text else c for c in ds.columns)
-    where = (
-        "true"
-        if dataset == "users"
-        else f"{ds.date_column} >= '2026-03-01 00:00+00' and {ds.date_column} < '2026-04-01'"
-    )
+    where = {
+        "users": "true",
+        "gift_funnel": f"date between '{GIFT_RANGE['from']}' and '{GIFT_RANGE['to']}'",
+    }.get(dataset, f"{ds.date_column} >= '2026-03-01 00:00+00' and {ds.date_column} < '2026-04-01'")
     query = f"select {cols} from {schema}.{table} where {where} order by {', '.join(ds.order_by)}"
     conn.execute("set timezone = 'UTC'")
     if as_text:
@@ -171,7 +223,12 @@ def test_json_is_valid_and_keeps_types(conn, tmp_path):
          "Date range cannot exceed 365 days (2025-01-01 … 2026-01-01 is 366)"),
         ("ledger", RANGE, "validation_error",
          "Unknown dataset 'ledger': choose from transactions, purchases, referrals, "
-         "authorizations, users"),
+         "authorizations, users, events, ml_responses, gift_funnel"),
+        ("transactions", {**RANGE, "include_pii": True}, "validation_error",
+         "Unknown filter 'include_pii' for dataset transactions: allowed are from, to, "
+         "user_id, token_type, direction, reason"),
+        ("events", {**RANGE, "include_pii": "yes please"}, "validation_error",
+         "Option include_pii must be true or false, got 'yes please'"),
         ("purchases", {**RANGE, "direction": "debit"}, "validation_error",
          "Unknown filter 'direction' for dataset purchases: allowed are from, to, user_id, "
          "status, provider"),
@@ -244,10 +301,10 @@ def _pending(conn) -> None:
     conn.commit()
 
 
-def test_sensor_then_the_real_dagster_job(conn, wallet, tmp_path, monkeypatch):
+def test_sensor_then_the_real_dagster_job(conn, warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
     _pending(conn)
-    warehouse = WarehouseResource(url=wallet)
+    warehouse = WarehouseResource(url=warehouse)
     requests = [
         _request(conn, "transactions", "csv", {**RANGE, "direction": "debit"}),
         _request(conn, "users", "json", {"role": "user"}),
@@ -269,6 +326,11 @@ def test_sensor_then_the_real_dagster_job(conn, wallet, tmp_path, monkeypatch):
     for request in requests:
         done = get_request(conn, request["id"])
         assert done["status"] == "ready"
+        # each file is a materialization of its dataset's export asset
+        (event,) = instance.fetch_materializations(
+            AssetKey(["exports", request["dataset"]]), limit=10
+        ).records
+        assert event.asset_materialization.metadata["request_id"].value == request["id"]
         path = Path(done["file_path"])
         assert path.parent == tmp_path / "exports" and path.exists()
     # nothing left preparing: the next tick launches nothing
@@ -276,9 +338,9 @@ def test_sensor_then_the_real_dagster_job(conn, wallet, tmp_path, monkeypatch):
     assert "no export request is preparing" in str(skipped.skip_message)
 
 
-def test_the_sensor_never_launches_a_request_twice(conn, wallet):
+def test_the_sensor_never_launches_a_request_twice(conn, warehouse):
     _pending(conn)
-    warehouse = WarehouseResource(url=wallet)
+    warehouse = WarehouseResource(url=warehouse)
     instance = DagsterInstance.ephemeral()
     first, second = (_request(conn, "purchases")["id"] for _ in range(2))
 
@@ -296,7 +358,7 @@ def test_the_sensor_never_launches_a_request_twice(conn, wallet):
     _pending(conn)
 
 
-def test_the_job_fails_a_run_whose_request_is_invalid(conn, wallet, tmp_path, monkeypatch):
+def test_the_job_fails_a_run_whose_request_is_invalid(conn, warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
     conn.execute(
         "insert into ops.export_requests (id, dataset, filters) "
@@ -306,7 +368,7 @@ def test_the_job_fails_a_run_whose_request_is_invalid(conn, wallet, tmp_path, mo
     result = export_file_job.execute_in_process(
         run_config={"ops": {"write_export_file": {"config": {
             "request_id": "01KZZZZZZZZZZZZZZZZZZZZZZ1"}}}},
-        resources={"warehouse": WarehouseResource(url=wallet)},
+        resources={"warehouse": WarehouseResource(url=warehouse)},
         raise_on_error=False,
     )  # fmt: skip
     assert not result.success
@@ -333,13 +395,13 @@ def test_a_failure_while_writing_leaves_no_file_and_fails_the_request(conn, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_two_requests_at_once_both_complete(conn, wallet, tmp_path):
+def test_two_requests_at_once_both_complete(conn, warehouse, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     ids = [_request(conn, "transactions", t)["id"] for t in ("csv", "json")]
 
     def run(request_id):
-        with psycopg.connect(wallet) as own:
+        with psycopg.connect(warehouse) as own:
             return run_export(own, request_id, directory=tmp_path)
 
     with ThreadPoolExecutor(4) as pool:  # each request twice, all at once
@@ -390,3 +452,135 @@ def test_a_row_inserted_by_hand_gets_a_ulid_and_is_run(conn, tmp_path):
     assert len(request_id) == 26 and abs(ulid_ms(request_id) - now_ms) < 60_000
     done = run_export(conn, request_id, directory=tmp_path)
     assert done["status"] == "ready" and done["actual_rows"] > 0
+
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def test_events_redact_pii_unless_the_request_includes_it(conn, tmp_path):
+    redacted = run_export(conn, _request(conn, "events", "json")["id"], directory=tmp_path)
+    unredacted_request = _request(conn, "events", "json", {**RANGE, "include_pii": "true"})
+    unredacted = run_export(conn, unredacted_request["id"], directory=tmp_path)
+    plain = json.loads(Path(redacted["file_path"]).read_text())
+    full = json.loads(Path(unredacted["file_path"]).read_text())
+    assert [r["event_id"] for r in plain] == [r["event_id"] for r in full]
+    assert not any(EMAIL.search(json.dumps(r["props"])) for r in plain)
+    with_email = [r for r in full if EMAIL.search(json.dumps(r["props"]))]
+    assert with_email, "the simulator's PII share should put emails in some props"
+    # the unredacted props are as they landed: some arrival of the event in raw has them
+    pairs = [[r["event_id"], json.dumps(r["props"])] for r in with_email]
+    matched = conn.execute(
+        "select count(distinct pair.id) from jsonb_to_recordset(%s::jsonb) "
+        "as pair(id text, props text) join raw.yesgoddess__events as raw "
+        "on raw.id = pair.id and raw.props_json = pair.props::jsonb",
+        [json.dumps([{"id": i, "props": p} for i, p in pairs])],
+    ).fetchone()[0]
+    assert matched == len(with_email)
+
+
+def _ready_export(conn, tmp_path) -> dict:
+    return run_export(conn, _request(conn, "purchases")["id"], directory=tmp_path)
+
+
+def test_expiry_deletes_the_file_and_marks_the_row(conn, tmp_path):
+    old, fresh = _ready_export(conn, tmp_path), _ready_export(conn, tmp_path)
+    conn.execute(
+        "update ops.export_requests set expires_at = now() - interval '1 second' where id = %s",
+        [old["id"]],
+    )
+    conn.commit()
+    killed = tmp_path / ".purchases_x.csv.partial"  # a writer killed an hour ago
+    killed.write_text("half")
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))
+    done = expire_exports(conn, tmp_path)
+    assert old["id"] in done.expired and fresh["id"] not in done.expired
+    assert done.files_deleted >= 1 and done.partials_deleted == 1
+    assert not Path(old["file_path"]).exists() and not killed.exists()
+    assert Path(fresh["file_path"]).exists()
+    assert get_request(conn, old["id"])["status"] == "expired"
+    assert get_request(conn, fresh["id"])["status"] == "ready"
+    assert old["id"] not in expire_exports(conn, tmp_path).expired  # once
+
+
+def _age(conn, request_id: str, minutes: int) -> None:
+    conn.execute(
+        "update ops.export_requests set created_at = now() - make_interval(mins => %s) "
+        "where id = %s",
+        [minutes, request_id],
+    )
+    conn.commit()
+
+
+def test_a_request_whose_run_died_is_failed_with_the_reason(conn, warehouse):
+    _pending(conn)
+    resource = WarehouseResource(url=warehouse)
+    instance = DagsterInstance.ephemeral()
+    died, young, never_run = (_request(conn, "purchases")["id"] for _ in range(3))
+    for request_id in (died, young):
+        run = instance.create_run_for_job(
+            export_file_job,
+            run_config={"ops": {"write_export_file": {"config": {"request_id": request_id}}}},
+            tags={EXPORT_REQUEST_TAG: request_id},
+        )
+        instance.report_run_failed(run)  # the process died before it marked the request
+    for request_id in (died, never_run):
+        _age(conn, request_id, 6)
+
+    context = build_sensor_context(instance=instance, resources={"warehouse": resource})
+    launched = export_request_sensor(context)
+    # a request no run has tried yet is launched, however old; the dead one is failed
+    assert [r.run_key for r in launched] == [never_run]
+    failed = get_request(conn, died)
+    assert (failed["status"], failed["error_code"]) == ("failed", "export_error")
+    assert failed["error_message"].startswith("Timeout: no live export_file run for 5 minutes")
+    assert f"export_request_id={died}" in failed["error_message"]
+    assert get_request(conn, young)["status"] == "preparing"  # not 5 minutes yet
+    _pending(conn)
+
+
+def test_the_cleanup_job_runs_in_dagster(conn, warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    _pending(conn)
+    ready = run_export(conn, _request(conn, "referrals")["id"])
+    stuck = _request(conn, "referrals")["id"]
+    _age(conn, stuck, 10)  # no run at all, and the sensor is off
+    conn.execute("update ops.export_requests set expires_at = now() where id = %s", [ready["id"]])
+    conn.commit()
+    result = export_cleanup_job.execute_in_process(
+        resources={"warehouse": WarehouseResource(url=warehouse)},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    meta = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    assert meta["expired"] >= 1 and meta["files_deleted"] >= 1 and meta["stuck_failed"] == 1
+    assert ready["id"] in meta["expired_ids"] and meta["stuck_ids"] == stuck
+    assert not Path(ready["file_path"]).exists()
+    assert get_request(conn, stuck)["status"] == "failed"
+
+
+def test_the_nightly_ml_dataset_asset_writes_the_window(conn, warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    _pending(conn)
+    window = ml_window(date.today(), 365)  # the simulated March lies in the last year
+    result = materialize(
+        [ml_responses_export],
+        resources={"warehouse": WarehouseResource(url=warehouse)},
+        run_config={"ops": {"exports__ml_responses": {"config": {"days": 365}}}},
+    )
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("exports__ml_responses")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    request = get_request(conn, meta["request_id"])
+    assert request["status"] == "ready" and request["requested_by"].startswith("dagster run ")
+    assert (meta["from"], meta["to"]) == (window["from"], window["to"])
+    expected = conn.execute(
+        "select count(*) from marts.ml_response_samples where created_at >= %s::date "
+        "and created_at < %s::date + 1",
+        [window["from"], window["to"]],
+    ).fetchone()[0]
+    with open(meta["file"], newline="") as f:
+        assert len(list(csv.reader(f))) - 1 == expected == meta["rows"] > 0
+    assert (request["expires_at"] - request["completed_at"]).total_seconds() == 48 * 3600
+    # finished when recorded: the export_request_sensor has nothing to launch
+    assert preparing_ids(conn) == []

@@ -1,0 +1,126 @@
+"""Exports in the asset graph: one asset per export dataset, downstream of the relation it
+reads. Requests (ops.export_requests) materialize them through the export_file job; the
+ML dataset (seed 003) is also written nightly by its own schedule."""
+
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+)
+
+from dagster_project.exports.datasets import DATASETS, FORMATS, Dataset
+from dagster_project.exports.ops import export_asset_key
+from dagster_project.exports.service import ExportError, export_now
+from dagster_project.resources import WarehouseResource
+
+GROUP = "exports"
+ML_DATASET = "ml_responses"
+# seed 003's dump is a scheduled file, not a user's request: seed 002's 100k-row cap
+# protects the request API and does not apply (the file is streamed either way)
+ML_MAX_ROWS = 50_000_000
+# kept two days, so last night's file is there until tonight's has replaced it
+ML_EXPIRY_HOURS = 48
+
+
+def _description(dataset: Dataset) -> str:
+    schema, table = dataset.relation
+    filters = ", ".join(dataset.filters) or "none"
+    text = (
+        f"CSV/JSON files of {schema}.{table} written on request (`analytics export request "
+        f"--dataset {dataset.name}`, or a row in ops.export_requests) into "
+        f"ANALYTICS_HOME/exports/. Filters: from/to on {dataset.date_column}, {filters}."
+    )
+    if dataset.pii_relation:
+        text += " PII is redacted unless the request sets include_pii=true."
+    return text
+
+
+def _deps(dataset: Dataset) -> list[list[str]]:
+    relations = [dataset.relation, *([dataset.pii_relation] if dataset.pii_relation else [])]
+    return [list(relation) for relation in relations]
+
+
+EXPORT_SPECS = [
+    AssetSpec(
+        key=export_asset_key(dataset.name),
+        deps=_deps(dataset),
+        group_name=GROUP,
+        kinds={"csv", "json"},
+        description=_description(dataset),
+    )
+    for dataset in DATASETS.values()
+    if dataset.name != ML_DATASET
+]
+
+
+class MlDatasetConfig(Config):
+    """The window and format of the ML dataset file (seed 003: 1–365 days, csv|json)."""
+
+    days: int = 30
+    format: str = "csv"
+
+
+def ml_window(today, days: int) -> dict[str, str]:
+    """The last `days` complete UTC days before `today`, as the request's from/to."""
+    if not 1 <= days <= 365:
+        raise Failure(f"days must be between 1 and 365 (seed 003), got {days}")
+    return {
+        "from": (today - timedelta(days=days)).isoformat(),
+        "to": (today - timedelta(days=1)).isoformat(),
+    }
+
+
+@asset(
+    key=export_asset_key(ML_DATASET),
+    deps=[list(DATASETS[ML_DATASET].relation)],
+    group_name=GROUP,
+    kinds={"csv", "json"},
+    description=(
+        "Seed 003's ML dataset: marts.ml_response_samples of the last 30 complete days as "
+        "CSV (or JSON) in ANALYTICS_HOME/exports/, nightly by the ml_dataset_nightly "
+        "schedule; on-request exports of dataset ml_responses also land here."
+    ),
+)
+def ml_responses_export(
+    context: AssetExecutionContext, config: MlDatasetConfig, warehouse: WarehouseResource
+) -> MaterializeResult:
+    if config.format not in FORMATS:
+        raise Failure(f"format must be csv or json, got {config.format!r}")
+    filters = ml_window(datetime.now(UTC).date(), config.days)
+    try:
+        with warehouse.connect() as conn:
+            request = export_now(
+                conn, ML_DATASET, config.format, filters, f"dagster run {context.run.run_id[:8]}",
+                max_rows=ML_MAX_ROWS, expiry_hours=ML_EXPIRY_HOURS,
+            )  # fmt: skip
+    except ExportError as exc:
+        raise Failure(f"ML dataset export failed ({exc.code}): {exc.message}") from exc
+    context.log.info(f"ML dataset: {request['actual_rows']} rows in {request['file_path']}")
+    return MaterializeResult(
+        metadata={
+            "request_id": request["id"],
+            "rows": request["actual_rows"],
+            "file": MetadataValue.path(request["file_path"]),
+            "from": filters["from"],
+            "to": filters["to"],
+            "expires_at": str(request["expires_at"]),
+        }
+    )
+
+
+ml_dataset_job = define_asset_job(
+    name="ml_dataset",
+    selection=[ml_responses_export],
+    description=(
+        "Write seed 003's ML dataset file (marts.ml_response_samples, last 30 complete days) "
+        "into ANALYTICS_HOME/exports/."
+    ),
+    tags={"kind": "export"},
+)
