@@ -12,6 +12,7 @@ from bench import (
     environment,
     event_data,
     events,
+    exports,
     floors,
     machine,
     marts,
@@ -77,9 +78,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["tokens"],
+        choices=["tokens", "exports"],
         help="run only this section (no gift sync, marts, extract-load or event marts)",
     )
+    p.add_argument("--skip-exports", action="store_true", help="skip the export figures")
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
@@ -89,9 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def measure_gifts(target, r, args):
     end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/7] sync_gifts (the production path)", flush=True)
+        print("[1/8] sync_gifts (the production path)", flush=True)
         sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/7] the seed's naive loop on the same dirty set", flush=True)
+        print("[2/8] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
@@ -100,7 +102,7 @@ def measure_gifts(target, r, args):
             f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
             f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
         )
-        print("[3/7] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+        print("[3/8] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
         stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
     return sync_s, result, run, stages
 
@@ -139,7 +141,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/7] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/8] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -159,7 +161,7 @@ EL_TARGET = 100_000  # rows/s
 
 
 def add_extract_load_rows(table: Table, target, args) -> None:
-    print(f"[5/7] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    print(f"[5/8] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
     t = el.bench_extract_load(target, args.el_rows, args.repeat)
     rate = t.rows / t.el_s
     table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
@@ -327,6 +329,40 @@ def add_token_rows(table: Table, target, args, step: str) -> str:
     return "token economy: " + ("; ".join(verdicts) if verdicts else "marts missing")
 
 
+def add_export_rows(table: Table, target, args, step: str) -> str:
+    print(f"{step} exports: transactions, about 10k and 100k rows, CSV and JSON, each in a "
+          "fresh process, against fetch-all-then-write", flush=True)  # fmt: skip
+    t = exports.bench_exports(target, args.repeat)
+    table.section(f"Exports of dataset {exports.DATASET} (marts.fct_wallet_transactions)")
+    table.add("wallet data", "-", "", t.data)
+    verdicts = []
+    for type_ in exports.FORMATS:
+        for size in exports.SIZES:
+            ours, naive = t.ours[(type_, size)], t.naive[(type_, size)]
+            note = f"{ours.rows / ours.seconds:,.0f} rows/s; {ours.bytes / 2**20:,.1f} MiB file"
+            if type_ == "csv" and size == exports.SIZES[-1]:
+                ok = ours.seconds <= exports.CSV_TARGET_S
+                note += f"; <= {exports.CSV_TARGET_S:.0f}s: {verdict(ok)}"
+                verdicts.append(f"CSV {ours.rows:,} rows {ours.seconds:.2f}s ({verdict(ok)})")
+            label = f"{type_} {ours.rows:,} rows: export_file (streamed)"
+            table.add(label, ours.seconds, "s", note)
+            table.add("  peak memory of the process", ours.peak_mb, "MB",
+                      f"{ours.rest_mb:.0f} MB before the export (imports, connection); "
+                      f"grew {ours.peak_mb - ours.rest_mb:.1f} MB")  # fmt: skip
+            table.add(f"  seed's way (fetch all, then write), {naive.rows:,} rows", naive.seconds,
+                      "s", f"peak {naive.peak_mb:.0f} MB (grew "
+                      f"{naive.peak_mb - naive.rest_mb:.0f} MB); ratio seed / ours "
+                      f"{naive.seconds / ours.seconds:.1f}x")  # fmt: skip
+        ratio = t.memory_ratio(type_)
+        ok = ratio <= exports.MEMORY_TARGET
+        big, small = (t.windows[s][2] for s in reversed(exports.SIZES))
+        table.add(f"{type_}: peak memory {big:,} / {small:,} rows", ratio, "x",
+                  f"<= {exports.MEMORY_TARGET}: {verdict(ok)}; seed's way "
+                  f"{t.memory_ratio(type_, t.naive):.2f}x")  # fmt: skip
+        verdicts.append(f"{type_} memory 100k/10k {ratio:.2f}x ({verdict(ok)})")
+    return "exports: " + "; ".join(verdicts)
+
+
 def print_header(target, r, args) -> None:
     with target.connect() as conn:
         about = machine.describe(conn, r)
@@ -344,10 +380,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     target = environment.resolve()
-    only_tokens = args.only == "tokens"
-    if not only_tokens:
+    only_one = args.only is not None  # `--only X`: none of the first six sections
+    run_tokens = not args.skip_tokens and args.only in (None, "tokens")
+    run_exports = not args.skip_exports and args.only in (None, "exports")
+    if not only_one:
         environment.refuse_foreign_data(target, args.force)
-    if not args.skip_tokens:
+    if run_tokens or run_exports:
         token_data.refuse_foreign_data(target, args.force)
     r = target.redis()
     print_header(target, r, args)
@@ -355,18 +393,20 @@ def main(argv=None) -> None:
     summaries = []
     sync.clear_redis(target, r)  # leftovers of an interrupted run
     try:
-        if not only_tokens:
+        if not only_one:
             sync_s, result, run, stages = measure_gifts(target, r, args)
             add_sync_rows(table, args.gifts, sync_s, result, run)
             add_floor_rows(table, args.gifts, sync_s, run.total_ids, stages)
-        if not args.skip_dbt and not only_tokens:
+        if not args.skip_dbt and not only_one:
             add_mart_rows(table, target, args)
-        if not args.skip_el and not only_tokens:
+        if not args.skip_el and not only_one:
             add_extract_load_rows(table, target, args)
-        if not args.skip_events and not only_tokens:
-            summaries.append(add_event_rows(table, target, args, "[6/7]"))
-        if not args.skip_tokens:
-            summaries.append(add_token_rows(table, target, args, "[7/7]"))
+        if not args.skip_events and not only_one:
+            summaries.append(add_event_rows(table, target, args, "[6/8]"))
+        if run_tokens:
+            summaries.append(add_token_rows(table, target, args, "[7/8]"))
+        if run_exports:
+            summaries.append(add_export_rows(table, target, args, "[8/8]"))
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
