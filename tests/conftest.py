@@ -22,7 +22,7 @@ import redis
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_SCHEMAS = ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "embed")
+PROJECT_SCHEMAS = ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "embed", "pii")
 
 
 MAY_DROP = "ANALYTICS_TESTS_MAY_DROP"

@@ -168,7 +168,7 @@ DATASETS: dict[str, Dataset] = {
                 "ip_asset_id": "ip_asset_id",
                 "license_id": "license_id",
             },
-            pii_relation=("staging", "stg_yesgoddess__unredacted_events"),
+            pii_relation=("pii", "stg_yesgoddess__unredacted_events"),
         ),  # fmt: skip
         Dataset(
             "ml_responses",  # seed 003's ml_response_samples (ml_dump_date_range)

@@ -35,7 +35,7 @@ def built():
     """Two simulated days of each app, landed and built by one apps_daily run."""
     warehouse_url = os.environ["WAREHOUSE_URL"]
     with psycopg.connect(warehouse_url, autocommit=True) as db:
-        for schema in ("raw", "quarantine", "ops", "staging", "intermediate", "marts"):
+        for schema in ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "pii"):
             db.execute(f"drop schema if exists {schema} cascade")
     saved = {}
     for system in SOURCE_SYSTEMS:
@@ -93,6 +93,19 @@ def test_no_email_or_phone_survives_past_raw(built):
                     leaks.append((f"{schema}.{table}.{column}", value[:120]))
     assert scanned > 1000
     assert leaks == [], leaks[:5]
+
+
+def test_the_unredacted_events_are_outside_the_readable_schemas(built):
+    """include_pii exports read schema pii: it has PII, and the reader role cannot use it."""
+    with psycopg.connect(built) as conn:
+        leaky = conn.execute(
+            "select count(*) from pii.stg_yesgoddess__unredacted_events where props::text ~ %s",
+            [EMAIL.pattern],
+        ).fetchone()[0]
+        role = os.environ.get("METABASE_ROLE", "metabase")
+        readable = conn.execute("select has_schema_privilege(%s, 'pii', 'usage')", [role])
+        assert leaky > 0
+        assert readable.fetchone()[0] is False
 
 
 def test_raw_does_hold_the_pii_the_simulators_wrote(built):

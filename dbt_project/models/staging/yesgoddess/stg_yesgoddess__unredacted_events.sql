@@ -2,6 +2,10 @@
 -- admin exports that ask for it (seed 001: "PII redacted unless explicitly requested").
 -- The dedup and checks are stg_yesgoddess__events'; only the props come from raw, by the
 -- arrival (ingest_seq) that staging kept. No mart reads this view.
+-- It lives in schema `pii`, not staging: like raw, `pii` has no reader role, so Metabase
+-- never sees it and staging, intermediate and marts stay free of emails and phones.
+{{ config(schema='pii') }}
+
 with events as (
     select * from {{ ref('stg_yesgoddess__events') }}
 ),
