@@ -38,7 +38,7 @@ def test_definitions_form_one_graph_from_redis_to_the_embed():
 def test_gift_refresh_job_materializes_the_lineage(conn, redis_client, gift_prefix):
     from dagster_project.demo import run_gift_refresh
 
-    gift_fixture.load(redis_client, gift_prefix)
+    gift_fixture.load(redis_client, gift_prefix, counter_prefix=f"{gift_prefix}campaign:")
     result = run_gift_refresh(DagsterInstance.ephemeral())
 
     assert result.success
