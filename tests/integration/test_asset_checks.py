@@ -230,7 +230,7 @@ def test_gift_funnel_offending_days_are_listed(conn, redis_client, gift_prefix, 
 def test_everreach_funnels_check_their_steps(conn):
     land_empty_sources(conn, app_url(), systems=("everreach",))
     conn.commit()
-    run_dbt("run", "--quiet", "--select", "+fct_onboarding_funnel", "+fct_trial_conversion")
+    run_dbt("build", "--quiet", "--select", "+fct_onboarding_funnel", "+fct_trial_conversion")
     onboarding = _check(["marts", "fct_onboarding_funnel"], "funnel_steps_monotonic")
     trials = _check(["marts", "fct_trial_conversion"], "funnel_steps_monotonic")
     assert run_check(onboarding).passed and run_check(trials).passed  # empty: nothing breaks
