@@ -8,9 +8,9 @@ from dagster_dbt import DbtCliResource
 from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
 from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_responses_export
-from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
+from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
-from dagster_project.checks import ledger_checks
+from dagster_project.checks import ASSET_CHECKS
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.jobs import apps_daily_job, daily_marts_job, gift_refresh_job
@@ -37,7 +37,7 @@ defs = Definitions(
         ml_responses_export,
         *EXPORT_SPECS,
     ],
-    asset_checks=[gift_quarantine_rate, ledger_checks],
+    asset_checks=ASSET_CHECKS,
     jobs=[
         gift_refresh_job,
         apps_daily_job,

@@ -125,10 +125,35 @@ ACTIVITY = [
 EMBED = [(r[0], r[1], r[2]) for r in FUNNEL if r[0] > d(10) - timedelta(days=90)]
 
 
-def load(redis_client, prefix: str, gifts: dict[str, dict[str, str]] = GIFTS) -> None:
-    """Write gifts as the app does: one hash each, plus the dirty set."""
+# Seed 000's campaign counters the app keeps next to the hashes (HINCRBY as a gift reaches
+# created / viewed / claimed): a step counts when its field is non-empty, valid or not.
+COUNTED = {"created_at": "created", "viewed_at": "viewed", "claimed_at": "claimed"}
+
+
+def counters(gifts: dict[str, dict[str, str]] = GIFTS) -> dict[tuple[str, str], int]:
+    """(campaign, counter) → value the app's HINCRBYs leave for these gifts."""
+    counts: dict[tuple[str, str], int] = {}
+    for fields in gifts.values():
+        for field, counter in COUNTED.items():
+            if fields["campaign_id"] and fields.get(field):
+                key = (fields["campaign_id"], counter)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def load(
+    redis_client,
+    prefix: str,
+    gifts: dict[str, dict[str, str]] = GIFTS,
+    counter_prefix: str | None = None,
+) -> None:
+    """Write gifts as the app does: one hash each, plus the dirty set, and with a
+    `counter_prefix` the campaign counters `{counter_prefix}{campaign}:counters`."""
     pipe = redis_client.pipeline(transaction=False)
     for gift_id, fields in gifts.items():
         pipe.hset(f"{prefix}{gift_id}", mapping={"gift_id": gift_id, **fields})
         pipe.sadd(f"{prefix}dirty", gift_id)
+    if counter_prefix is not None:
+        for (campaign, counter), n in sorted(counters(gifts).items()):
+            pipe.hincrby(f"{counter_prefix}{campaign}:counters", counter, n)
     pipe.execute()

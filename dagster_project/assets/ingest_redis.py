@@ -1,26 +1,18 @@
 """Redis → `raw.gift_analytics`: the CryptoGift dirty-set sync as a Dagster asset."""
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetExecutionContext,
-    Failure,
-    MaterializeResult,
-    asset,
-    asset_check,
-)
+from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
+from dagster_project.checks.freshness import raw_freshness_policy
 from dagster_project.ingest.redis_gifts import GiftKeys, SyncAlreadyRunning, sync_gifts
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
-
-QUARANTINE_WARN_SHARE = 0.01  # above 1 % of gifts rejected, someone should look
 
 
 @asset(
     key=["raw", "gift_analytics"],
     group_name="raw",
     kinds={"redis", "postgres"},
+    freshness_policy=raw_freshness_policy(),
     description=(
         "CryptoGift gift hashes synced from Redis (dirty set → in-flight key → COPY → "
         "upsert). Invalid gifts go to quarantine.gift_analytics. Refuses to run while "
@@ -48,28 +40,4 @@ def gift_analytics(
             "dirty_ids_without_hash": result.missing,
             "resumed_inflight": result.resumed,
         }
-    )
-
-
-@asset_check(
-    asset=gift_analytics,
-    description="Share of gifts in quarantine.gift_analytics; warns above 1 %.",
-)
-def gift_quarantine_rate(warehouse: WarehouseResource) -> AssetCheckResult:
-    with warehouse.connect() as conn:
-        landed, rejected, example = conn.execute("""
-            select (select count(*) from raw.gift_analytics),
-                   (select count(*) from quarantine.gift_analytics),
-                   (select reject_reason from quarantine.gift_analytics
-                    order by last_rejected_at desc limit 1)""").fetchone()
-    share = rejected / max(1, landed + rejected)
-    return AssetCheckResult(
-        passed=share <= QUARANTINE_WARN_SHARE,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
-            "quarantined": rejected,
-            "landed": landed,
-            "quarantine_share_pct": round(share * 100, 3),
-            "latest_reason": example or "",
-        },
     )

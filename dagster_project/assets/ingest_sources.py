@@ -4,6 +4,7 @@ import os
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
+from dagster_project.checks.freshness import NIGHTLY, raw_freshness_policy
 from dagster_project.ingest.extract_load import extract_load, source_engine
 from dagster_project.ingest.source_tables import SourceTable
 from dagster_project.local.environment import apply_env
@@ -28,6 +29,7 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
         key=spec.asset_key,
         group_name="raw",
         kinds={"postgres"},
+        freshness_policy=raw_freshness_policy(NIGHTLY),
         description=(
             f"{spec.system}.{spec.table} from {spec.url_env}, incremental by "
             f"{spec.cursor} (overlap {spec.overlap}), upserted by {', '.join(spec.primary_key)}."

@@ -38,7 +38,7 @@ def test_definitions_form_one_graph_from_redis_to_the_embed():
 def test_gift_refresh_job_materializes_the_lineage(conn, redis_client, gift_prefix):
     from dagster_project.demo import run_gift_refresh
 
-    gift_fixture.load(redis_client, gift_prefix)
+    gift_fixture.load(redis_client, gift_prefix, counter_prefix=f"{gift_prefix}campaign:")
     result = run_gift_refresh(DagsterInstance.ephemeral())
 
     assert result.success
@@ -58,6 +58,8 @@ def test_gift_refresh_job_materializes_the_lineage(conn, redis_client, gift_pref
     assert not quarantine.passed  # 2 of 13 gifts rejected: above the 1 % warning line
     assert quarantine.metadata["quarantined"].value == 2
     assert len(checks) > 20 and all(c.passed for c in checks.values())  # the dbt tests
+    # and the checks beyond them: Redis counters reconcile, the gift funnel is monotonic
+    assert {"campaign_counters_match_warehouse", "funnel_steps_monotonic"} <= set(checks)
     assert conn.execute(FUNNEL_SQL).fetchall() == gift_fixture.FUNNEL
 
 

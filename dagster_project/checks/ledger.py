@@ -1,4 +1,4 @@
-"""Asset checks beyond dbt's tests: the ones whose result must say which row is wrong."""
+"""Ledger checks: replay every user's balances and name the first entry that disagrees."""
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, multi_asset_check
 
