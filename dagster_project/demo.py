@@ -119,7 +119,11 @@ def _print_materializations(result) -> None:
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     passed = sum(c.passed for c in checks)
-    print(f"  asset checks (dbt tests, quarantine, ledger): {passed}/{len(checks)} passed")
+    kinds = "dbt tests, reconciliation, quarantine, funnels, ledger"
+    print(f"  asset checks ({kinds}): {passed}/{len(checks)} passed")
+    for check in (c for c in checks if not c.passed):
+        target = f"{check.asset_key.to_user_string()}:{check.check_name}"
+        print(f"    not passed ({check.severity.value}): {target}")
 
 
 def _print_summary(url: str) -> None:
