@@ -37,6 +37,7 @@
         {%- if parent_id in graph.sources -%}
             {%- do found.append(graph.sources[parent_id].name) -%}
         {%- elif parent_id in graph.nodes
+            and graph.nodes[parent_id].resource_type == 'model'
             and graph.nodes[parent_id].config.materialized != 'incremental' -%}
             {%- do retention_upstream_sources(parent_id, found, seen) -%}
         {%- endif -%}
