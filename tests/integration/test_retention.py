@@ -198,10 +198,13 @@ def test_old_raw_rows_are_gone_and_newer_ones_untouched(built, retained):
         "select prompt_id from raw.everreach__prompts where prompt_id in ('edge-p', 'orphan-p')"
     ).fetchall()
     assert kept == [("edge-p",)]
-    assert conn.execute(
-        "select count(*) from staging.stg_everreach__app_events where occurred_at < %s",
-        [_cutoff(HORIZON["everreach__app_events"])],
-    ).fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "select count(*) from staging.stg_everreach__app_events where occurred_at < %s",
+            [_cutoff(HORIZON["everreach__app_events"])],
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_observations_carry_the_counts_and_batches_are_bounded(built, retained):
@@ -244,7 +247,8 @@ def test_marts_keep_the_rows_of_deleted_days_through_rebuilds(built, retained):
     conn = built
     _, before_marts, _, _ = retained
     for relation in ("marts.ml_response_samples", "marts.fct_paywall_conversion_daily",
-                     "marts.fct_onboarding_funnel", "intermediate.int_user_days_unioned"):  # fmt: skip
+                     "marts.fct_onboarding_funnel",
+                     "intermediate.int_user_days_unioned"):  # fmt: skip
         old_rows, _ = before_marts[relation]
         assert old_rows, f"{relation} had no rows before its horizon: the test proves nothing"
     _assert_marts_kept(conn, before_marts)  # retention itself touches no mart

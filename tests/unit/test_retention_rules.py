@@ -44,8 +44,9 @@ def test_an_env_override_changes_only_its_table():
     assert got["everreach__responses"] == 180
     assert window_days(_rule("everreach__responses"), {}) == 180
     # an empty value is "not set", like an unset variable
-    assert window_days(_rule("yesgoddess__events"), {"RETENTION_YESGODDESS__EVENTS_DAYS": ""}) == 730
-    assert window_days(_rule("yesgoddess__events"), {"RETENTION_YESGODDESS__EVENTS_DAYS": " 365 "}) == 365
+    events, var = _rule("yesgoddess__events"), "RETENTION_YESGODDESS__EVENTS_DAYS"
+    assert window_days(events, {var: ""}) == 730
+    assert window_days(events, {var: " 365 "}) == 365
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "90d", "1.5", "1e3", "+30"])
