@@ -10,6 +10,7 @@ from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_responses_export
 from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
+from dagster_project.assets.maintenance import raw_retention_job, raw_retention_schedule
 from dagster_project.checks import ASSET_CHECKS
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
@@ -45,8 +46,14 @@ defs = Definitions(
         export_file_job,
         export_cleanup_job,
         ml_dataset_job,
+        raw_retention_job,
     ],
-    schedules=[apps_nightly_schedule, ml_dataset_nightly_schedule, export_cleanup_schedule],
+    schedules=[
+        apps_nightly_schedule,
+        ml_dataset_nightly_schedule,
+        export_cleanup_schedule,
+        raw_retention_schedule,
+    ],
     sensors=[gift_dirty_sensor, late_arrival_sensor, export_request_sensor],
     resources={
         "warehouse": WarehouseResource(),

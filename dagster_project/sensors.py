@@ -24,6 +24,7 @@ from dagster_project.exports.ops import (
 from dagster_project.exports.service import preparing_ids
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
+from dagster_project.ingest.retention import recorded_horizons
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.jobs import daily_marts_job, gift_refresh_job
 from dagster_project.partitions import daily_partitions
@@ -91,6 +92,9 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     marks = json.loads(context.cursor) if context.cursor else {}
     landed: dict[str, dict[str, datetime]] = {}  # day -> {raw table: newest landing}
     with warehouse.connect() as conn:
+        # days before a table's retention horizon are deleted (and their marts kept as
+        # built): a row landing there changes nothing and asks for no rebuild
+        horizons = recorded_horizons(conn)
         for spec in SOURCE_TABLES:
             if spec.event_time is None:
                 continue
@@ -98,8 +102,11 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
             days, newest = landed_days(conn, spec, since and datetime.fromisoformat(since))
             if newest is not None:
                 marks[spec.raw_table] = newest.isoformat()
+            horizon = horizons.get(spec.raw_table)
             for day, loaded in days.items():
                 for back in range(spec.days_read_back + 1):
+                    if horizon and day - timedelta(days=back) < horizon:
+                        continue
                     touched = landed.setdefault((day - timedelta(days=back)).isoformat(), {})
                     touched[spec.raw_table] = max(loaded, touched.get(spec.raw_table, loaded))
     context.update_cursor(json.dumps(marks))

@@ -61,7 +61,15 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
     ),
     SourceTable("everreach", "app_events", ("ingest_seq",), "created_at", event_time="occurred_at"),
     SourceTable("everreach", "prompts", ("prompt_id",), "created_at", event_time="created_at"),
-    SourceTable("everreach", "responses", ("response_id",), "created_at", event_time="created_at"),
+    # prompt_id: retention keeps a prompt while a response still references it
+    SourceTable(
+        "everreach",
+        "responses",
+        ("response_id",),
+        "created_at",
+        event_time="created_at",
+        indexes=("prompt_id",),
+    ),
     # analytics_events has no arrival timestamp: its bigserial ingest_seq is the cursor,
     # with 1000 ids of overlap for transactions that commit out of sequence order
     SourceTable(

@@ -31,7 +31,8 @@
   rolling mart (e.g. 30-day actives) whose later days depend on the window's days sets
   config(window_lookahead_days=N) and rebuilds [min_date, max_date + N) instead. A
   weekly or monthly mart sets config(window_grain='week'|'month'): its date column holds
-  period starts, and every period the window touches is rebuilt.
+  period starts, and every period the window touches is rebuilt. Rows of days before a
+  raw retention horizon are kept as they are (macros/retention.sql).
 -#}
 {% macro get_incremental_window_replace_sql(arg_dict) %}
     {%- set target = arg_dict["target_relation"] -%}
@@ -39,12 +40,18 @@
     {%- set lookahead = config.get("window_lookahead_days", 0) -%}
     {%- set grain = config.get("window_grain") -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
+    {#- rows of days whose raw rows retention deleted stay as built (macros/retention.sql) -#}
+    {%- set kept = retention_kept_rows(column) -%}
     delete from {{ target }}
     where
         {{ column }} >= {% if grain %}date_trunc('{{ grain }}', {{ window_start() }})::date
         {%- else %}{{ window_start() }}{% endif %}
-        and {{ column }} < least({{ window_end() }} + {{ lookahead }}, '9999-12-31'::date);
+        and {{ column }} < least({{ window_end() }} + {{ lookahead }}, '9999-12-31'::date)
+        {%- if kept %}
+        and not coalesce({{ kept }}, false){% endif %};
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict["temp_relation"] }}
+    {%- if kept %}
+    where not coalesce({{ kept }}, false){% endif %}
 {% endmacro %}

@@ -1,3 +1,13 @@
+{{ config(
+    full_refresh=false,
+    retention_groups={
+        "app = 'yesgoddess'": ["yesgoddess__events"],
+        "app = 'everreach'": ["everreach__app_events"],
+    },
+) }}
+-- Raw retention deletes each app's old days at its own horizon: the rows of an app's
+-- days before its horizon are kept as built (macros/retention.sql); full_refresh=false,
+-- as a --full-refresh would lose them.
 -- One row per app, UTC day and signed-in user with an event that day: the small table
 -- the rolling active-user counts read (a 30-day window is 30 days of this, not events).
 -- Anonymous visitors are not users here: their ids are per session or device.

@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- The attribution of each YesGoddess session: its landing event's UTM tags and device,
 -- one row per session and UTC day of its landing (daily-partitioned, so the campaign and
 -- device marts share one computation and read a small table). An attribution row is

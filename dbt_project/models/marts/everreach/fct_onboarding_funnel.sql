@@ -1,11 +1,20 @@
 {%- set window_days = var('onboarding_window_days', 14) -%}
+{{ config(
+    materialized="incremental",
+    incremental_strategy="window_replace",
+    window_column="cohort_date",
+    full_refresh=false,
+    on_schema_change="append_new_columns",
+) }}
 -- Onboarding funnel per signup cohort day (UTC day of a person's first signup_started):
 -- signup_started → signup_completed → onboarding_completed → aha_reached → trial_started
 -- → purchase_succeeded. A step counts only when it happens after the previous counted
 -- step (the first such occurrence) and before the conversion window closes
 -- (var onboarding_window_days after signup_started, default 14). A cohort changes for
--- as long as its window is open, so the model is rebuilt whole from the six funnel
--- event names only.
+-- as long as its window is open, so every run recomputes every cohort from the six
+-- funnel event names only. It is incremental only for raw retention: window_replace
+-- keeps the cohorts of days before the app_events horizon as built (their events are
+-- gone), replaces the others; the window vars (default: all) bound the cohorts replaced.
 -- only the columns used: the CTE is read twice, so Postgres materializes it
 with events as (
     select
@@ -120,7 +129,7 @@ reached as (
                 t.at > trial_started.reached_at
                 and t.at < person_steps.started_at + interval '1 day' * {{ window_days }}
         ) as purchase_succeeded
-    where person_steps.started_at is not null
+    where person_steps.started_at is not null and {{ in_window('person_steps.started_at') }}
 ),
 
 counted as (

@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- Paywall conversion per day the paywall was shown and placement. A view converts when
 -- the same person buys (purchase_succeeded) within 24 hours after it (seed 003's alert:
 -- "paywall shown but no purchase (24hr)"); a purchase converts every view of the 24

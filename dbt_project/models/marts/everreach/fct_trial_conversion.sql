@@ -1,7 +1,16 @@
+{{ config(
+    materialized="incremental",
+    incremental_strategy="window_replace",
+    window_column="cohort_date",
+    full_refresh=false,
+    on_schema_change="append_new_columns",
+) }}
 -- Trials per cohort day (UTC day of a person's first trial_started): how many converted
 -- (a purchase_succeeded after the trial started, also after it ran out) and how many
 -- expired. A cohort keeps changing for as long as its trials run, so this is rebuilt
--- whole; it reads the three trial event names only.
+-- whole; it reads the three trial event names only. It is incremental only for raw
+-- retention: window_replace keeps the cohorts of days before the app_events horizon as
+-- built (their events are gone); the window vars (default: all) bound what is replaced.
 with events as (
     select * from {{ ref('stg_everreach__app_events') }}
     where event_name in ('trial_started', 'trial_expired', 'purchase_succeeded')
@@ -46,6 +55,7 @@ final as (
             (avg(extract(epoch from converted_at - trial_started_at)) / 86400)::numeric, 2
         ) as avg_days_to_convert
     from outcomes
+    where {{ in_window('trial_started_at') }}
     group by (trial_started_at at time zone 'utc')::date
 )
 

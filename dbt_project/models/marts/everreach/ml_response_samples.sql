@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- Seed 003's ml_response_samples: one row per AI response with its prompt and the
 -- feedback it got (copies, likes, dislikes) and the labels derived from it (helpful_score,
 -- was_copied, dwell_ms). Partitioned by the UTC day the response was created.

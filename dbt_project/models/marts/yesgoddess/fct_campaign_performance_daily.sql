@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- Campaign (UTM) performance per day: the events of sessions whose landing carried an
 -- attribution row; a session without UTM tags is direct or referral traffic (null tags).
 with events as (

@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- Seed 001's daily_metrics: one row per day and entity (project, IP asset, license; a
 -- missing one is null), rebuilt for the partition window on every run.
 with events as (

@@ -1,3 +1,6 @@
+{{ config(full_refresh=false) }}
+-- full_refresh=false: raw retention deletes old days; this model keeps their rows
+-- (macros/retention.sql), which a --full-refresh would lose.
 -- Traffic per day by device type, browser and OS of the session's landing (the app's
 -- values, or the parsed user agent); sessions without an attribution row (API and
 -- system traffic) are 'unknown'.
