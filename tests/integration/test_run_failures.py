@@ -1,20 +1,28 @@
 """A warehouse connection killed while dbt builds a mart: the step fails naming the model,
 the mart keeps exactly its previous rows (no half-built table), and the retry policy's next
-attempt, in the same run, builds it complete.
+attempt, in the same run, builds it complete. The same for an incremental daily mart,
+whose window_replace deletes and inserts in one transaction.
 
 The kill is made deterministic with a lock: the test holds ACCESS SHARE on the mart in an
 open transaction, so dbt — after building `<mart>__dbt_tmp`, before its swap commits —
 waits on it; that waiting backend is the one terminated.
 """
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import date, timedelta
 
 import psycopg
 from dagster import DagsterInstance
 
 from dagster_project.demo import run_gift_refresh
+from dagster_project.ingest.extract_load import extract_load, source_engine
+from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.simulate.wallet import simulate_wallet
 from tests import gift_fixture
+from tests.conftest import run_dbt
 from tests.integration.test_gift_marts import FUNNEL_SQL
 
 MART = "fct_gift_funnel_daily"
@@ -104,3 +112,64 @@ def test_a_killed_dbt_connection_fails_the_step_cleanly_and_the_retry_completes_
     assert result.success  # the retry of the same step, in the same run
     assert _step_events(result, DBT_STEP, "STEP_RESTARTED")
     assert _mart(warehouse_url) == gift_fixture.FUNNEL
+
+
+WINDOW_MART = "fct_token_daily"  # incremental, window_replace: delete + insert
+WALLET_SRC = "wallet_src_run_failures"
+END = date(2026, 3, 10)
+
+
+def _window_mart(url: str) -> set[str]:
+    """The mart's rows (without the build timestamps), as comparable strings."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            f"select (to_jsonb(t) - 'created_at' - 'updated_at')::text from marts.{WINDOW_MART} t"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _land_wallet(url: str) -> None:
+    engine = source_engine(url)
+    try:
+        with psycopg.connect(url) as conn:
+            for spec in SOURCE_TABLES:
+                if spec.system == "wallet":
+                    extract_load(conn, engine, replace(spec, schema=WALLET_SRC))
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_window_replace_leaves_the_daily_mart_whole(fresh_warehouse):
+    url = fresh_warehouse
+    with psycopg.connect(url) as app:
+        app.execute(f"drop schema if exists {WALLET_SRC} cascade")
+        simulate_wallet(app, days=4, events_per_day=300, seed=7, end=END, schema=WALLET_SRC)
+        app.commit()
+    _land_wallet(url)
+    run_dbt("run", "--quiet", "--select", f"+{WINDOW_MART}")
+    before = _window_mart(url)
+    last_day = {"min_date": END.isoformat(), "max_date": (END + timedelta(days=1)).isoformat()}
+    assert any(f'"date": "{END}"' in row for row in before)
+
+    # the last day's ledger vanishes from raw: a rebuild of that day changes the mart
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("delete from raw.wallet__wallet_ledger where occurred_at >= %s::date", [END])
+    rebuild = ["run", "--select", WINDOW_MART, "--vars", json.dumps(last_day)]
+    with psycopg.connect(url) as blocker, ThreadPoolExecutor(max_workers=1) as pool:
+        # SHARE lets readers in but holds dbt's delete of the window, inside its transaction
+        blocker.execute(f"lock table marts.{WINDOW_MART} in share mode")
+        killed = pool.submit(run_dbt, *rebuild, check=False)
+        _terminate(url, _dbt_backend_waiting_on(url, WINDOW_MART))
+        assert _window_mart(url) == before  # neither the delete nor an insert survived
+        blocker.rollback()
+        failed = killed.result(timeout=600)
+    assert failed.returncode != 0
+    assert f"Database Error in model {WINDOW_MART}" in failed.stdout
+    assert _window_mart(url) == before
+
+    run_dbt(*rebuild)  # the retry
+    after = _window_mart(url)
+    assert after != before
+    assert {r for r in after if f'"date": "{END}"' not in r} == {
+        r for r in before if f'"date": "{END}"' not in r
+    }  # only the window's day was replaced
