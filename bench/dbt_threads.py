@@ -91,15 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,2,4,8")
     parser.add_argument("--repeat", type=int, default=2, help="runs per thread count (best)")
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 6, 30))
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the data of the last run: only time dbt"
+    )
     args = parser.parse_args(argv)
 
     url = _database_url()
     apply_env(dagster_home=False)  # dbt's WAREHOUSE_* variables from WAREHOUSE_URL
-    print(f"cores: {os.cpu_count()}; simulating {args.days} days of wallet data ...", flush=True)
-    ledger = _prepare(url, args.days, args.events_per_day, args.end)
-    print(f"landed {ledger:,} ledger rows; first build of the wallet lineage ...", flush=True)
-    _dbt("seed")
-    _dbt("run", "--select", "+path:models/marts/wallet")
+    print(f"cores: {os.cpu_count()}", flush=True)
+    if not args.reuse:
+        print(f"simulating {args.days} days of wallet data ...", flush=True)
+        ledger = _prepare(url, args.days, args.events_per_day, args.end)
+        print(f"landed {ledger:,} ledger rows; first build of the wallet lineage ...", flush=True)
+        _dbt("seed")
+        _dbt("run", "--select", "+path:models/marts/wallet")
     window = {
         "min_date": (args.end - timedelta(days=args.days - 1)).isoformat(),
         "max_date": (args.end + timedelta(days=1)).isoformat(),
