@@ -8,6 +8,7 @@ import sys
 import warnings
 from datetime import date
 
+from dagster_project.settings import redact
 from dagster_project.simulate.run import SYSTEMS
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -94,12 +95,37 @@ def _cmd_ui(args) -> int:
 
     apply_env()
     ensure_manifest()
-    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it)")
+    print(f"instance:   {os.environ['DAGSTER_HOME']}/dagster.yaml")
+    print(f"storage:    {redact(os.environ['DAGSTER_POSTGRES_URL'])}", flush=True)
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     os.chdir(REPO_ROOT)
     os.execv(
         dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     )
+
+
+def _cmd_pools(_args) -> int:
+    """The concurrency pools of the project and their limits in the instance."""
+    from dagster import DagsterInstance
+
+    from dagster_project.local.environment import apply_env
+    from dagster_project.run_policies import all_pools
+
+    apply_env()
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        pools = dict.fromkeys([*all_pools(), *sorted(storage.get_concurrency_keys())])
+        print(f"{'pool':<26} {'limit':>5} {'in use':>6} {'waiting':>7}")
+        for pool in pools:
+            info = storage.get_concurrency_info(pool)
+            limit = "none" if info.limit is None else str(info.limit)
+            default = " (default)" if info.using_default_limit else ""
+            print(
+                f"{pool:<26} {limit:>5} {len(info.claimed_slots):>6} "
+                f"{len(info.pending_steps):>7}{default}"
+            )
+    return 0
 
 
 def _parse_filter(text: str) -> tuple[str, str]:
@@ -256,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=_cmd_ui)
+    sub.add_parser(
+        "pools", help="the concurrency pools (one sync per source, one dbt build) and limits"
+    ).set_defaults(func=_cmd_pools)
 
     _add_export_parser(sub)
     return parser

@@ -5,12 +5,18 @@ import json
 from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, BackfillPolicy, Output
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from dagster_project.dbt_vars import window_vars
 from dagster_project.local.environment import apply_env
 from dagster_project.partitions import daily_partitions
 from dagster_project.project import dbt_project, ensure_manifest
+from dagster_project.run_policies import (
+    DBT_POOL,
+    TRANSIENT_RETRY,
+    dbt_failure,
+    failures_classified,
+)
 from dagster_project.translator import WarehouseTranslator
 
 DAILY = "tag:daily"
@@ -21,15 +27,35 @@ BUILD = ["build", "--indirect-selection", "buildable"]
 READ_FROM = "raw_read_from"  # materialization metadata: when the build started reading raw
 
 
+def _run_results(invocation: DbtCliInvocation) -> dict | None:
+    try:
+        return invocation.get_artifact("run_results.json")
+    except FileNotFoundError:  # dbt stopped before writing it
+        return None
+
+
+def run_dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
+    """Stream a dbt build's events; when it fails, raise a Failure naming each failed model
+    or test (and its failing rows), retried only when dbt lost its connection."""
+    with failures_classified("dbt build"):
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        yield from invocation.stream()
+    if not invocation.is_successful():
+        error = invocation.get_error()
+        raise dbt_failure(_run_results(invocation), invocation.manifest, str(error or ""))
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
     dagster_dbt_translator=WarehouseTranslator(),
     exclude=DAILY,
+    retry_policy=TRANSIENT_RETRY,
+    pool=DBT_POOL,
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     apply_env()  # dbt's profile reads WAREHOUSE_* from the environment
-    yield from dbt.cli(BUILD, context=context).stream()
+    yield from run_dbt_build(context, dbt, BUILD)
 
 
 @dbt_assets(
@@ -41,6 +67,8 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     # a backfill of any range is one dbt run over one window [first day, last day + 1)
     backfill_policy=BackfillPolicy.single_run(),
     name="daily_dbt_assets",
+    retry_policy=TRANSIENT_RETRY,
+    pool=DBT_POOL,
 )
 def daily_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     apply_env()
@@ -50,7 +78,7 @@ def daily_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     # Rows landed after this moment may be missing from the build: the late-arrival
     # sensor compares it with raw's _loaded_at.
     read_from = datetime.now(UTC).isoformat()
-    for event in dbt.cli([*BUILD, "--vars", json.dumps(dbt_vars)], context=context).stream():
+    for event in run_dbt_build(context, dbt, [*BUILD, "--vars", json.dumps(dbt_vars)]):
         if isinstance(event, Output):
             event = event.with_metadata({**event.metadata, READ_FROM: read_from})
         yield event

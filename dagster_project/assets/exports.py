@@ -19,6 +19,7 @@ from dagster_project.exports.datasets import DATASETS, FORMATS, Dataset
 from dagster_project.exports.ops import export_asset_key
 from dagster_project.exports.service import ExportError, export_now
 from dagster_project.resources import WarehouseResource
+from dagster_project.run_policies import TRANSIENT_RETRY, failures_classified
 
 GROUP = "exports"
 ML_DATASET = "ml_responses"
@@ -70,7 +71,7 @@ class MlDatasetConfig(Config):
 def ml_window(today, days: int) -> dict[str, str]:
     """The last `days` complete UTC days before `today`, as the request's from/to."""
     if not 1 <= days <= 365:
-        raise Failure(f"days must be between 1 and 365 (seed 003), got {days}")
+        raise Failure(f"days must be between 1 and 365 (seed 003), got {days}", allow_retries=False)
     return {
         "from": (today - timedelta(days=days)).isoformat(),
         "to": (today - timedelta(days=1)).isoformat(),
@@ -82,6 +83,7 @@ def ml_window(today, days: int) -> dict[str, str]:
     deps=[list(DATASETS[ML_DATASET].relation)],
     group_name=GROUP,
     kinds={"csv", "json"},
+    retry_policy=TRANSIENT_RETRY,
     description=(
         "Seed 003's ML dataset: marts.ml_response_samples of the last 30 complete days as "
         "CSV (or JSON) in ANALYTICS_HOME/exports/, nightly by the ml_dataset_nightly "
@@ -92,16 +94,20 @@ def ml_responses_export(
     context: AssetExecutionContext, config: MlDatasetConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
     if config.format not in FORMATS:
-        raise Failure(f"format must be csv or json, got {config.format!r}")
+        raise Failure(f"format must be csv or json, got {config.format!r}", allow_retries=False)
     filters = ml_window(datetime.now(UTC).date(), config.days)
-    try:
-        with warehouse.connect() as conn:
-            request = export_now(
-                conn, ML_DATASET, config.format, filters, f"dagster run {context.run.run_id[:8]}",
-                max_rows=ML_MAX_ROWS, expiry_hours=ML_EXPIRY_HOURS,
-            )  # fmt: skip
-    except ExportError as exc:
-        raise Failure(f"ML dataset export failed ({exc.code}): {exc.message}") from exc
+    with failures_classified("ML dataset export"):
+        try:
+            with warehouse.connect() as conn:
+                request = export_now(
+                    conn, ML_DATASET, config.format, filters,
+                    f"dagster run {context.run.run_id[:8]}",
+                    max_rows=ML_MAX_ROWS, expiry_hours=ML_EXPIRY_HOURS,
+                )  # fmt: skip
+        except ExportError as exc:
+            raise Failure(
+                f"ML dataset export failed ({exc.code}): {exc.message}", allow_retries=False
+            ) from exc
     context.log.info(f"ML dataset: {request['actual_rows']} rows in {request['file_path']}")
     return MaterializeResult(
         metadata={

@@ -9,6 +9,7 @@ from dagster_project.ingest.extract_load import extract_load, source_engine
 from dagster_project.ingest.source_tables import SourceTable
 from dagster_project.local.environment import apply_env
 from dagster_project.resources import WarehouseResource
+from dagster_project.run_policies import TRANSIENT_RETRY, failures_classified, source_pool
 
 
 def source_url(spec: SourceTable) -> str:
@@ -30,6 +31,9 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
         group_name="raw",
         kinds={"postgres"},
         freshness_policy=raw_freshness_policy(NIGHTLY),
+        # one sync per app database at a time; a lost connection is retried
+        pool=source_pool(spec.system),
+        retry_policy=TRANSIENT_RETRY,
         description=(
             f"{spec.system}.{spec.table} from {spec.url_env}, incremental by "
             f"{spec.cursor} (overlap {spec.overlap}), upserted by {', '.join(spec.primary_key)}."
@@ -38,7 +42,10 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
     def _load(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         engine = source_engine(source_url(spec))
         try:
-            with warehouse.connect() as conn:
+            with (
+                failures_classified(f"sync of {spec.system}.{spec.table}"),
+                warehouse.connect() as conn,
+            ):
                 result = extract_load(conn, engine, spec)
         finally:
             engine.dispose()

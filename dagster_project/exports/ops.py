@@ -18,6 +18,7 @@ from dagster import (
 from dagster_project.exports.cleanup import STUCK_AFTER_MINUTES, expire_exports, fail_stuck_requests
 from dagster_project.exports.service import run_export
 from dagster_project.resources import WarehouseResource
+from dagster_project.run_policies import TRANSIENT_RETRY, failures_classified
 
 EXPORT_REQUEST_TAG = "export_request_id"
 LIVE = [
@@ -69,6 +70,8 @@ def _request_metadata(request: dict) -> dict:
 
 @op(
     name="write_export_file",
+    # a lost connection while writing leaves the request `preparing`: the retry writes it
+    retry_policy=TRANSIENT_RETRY,
     description=(
         "Validate the export request (dataset, filters, dates, 365-day range, 100k-row "
         "estimate), then stream its rows to ANALYTICS_HOME/exports/ and mark it ready "
@@ -78,15 +81,19 @@ def _request_metadata(request: dict) -> dict:
 def write_export_file(
     context: OpExecutionContext, config: ExportFileConfig, warehouse: WarehouseResource
 ) -> Output[str]:
-    with warehouse.connect() as conn:
+    with failures_classified(f"export {config.request_id}"), warehouse.connect() as conn:
         request = run_export(conn, config.request_id)
     if request is None:
-        raise Failure(f"export request {config.request_id!r} not found in ops.export_requests")
+        raise Failure(
+            f"export request {config.request_id!r} not found in ops.export_requests",
+            allow_retries=False,
+        )
     meta = _request_metadata(request)
     if request["status"] == "failed":
         raise Failure(
             f"export {request['id']} failed ({request['error_code']}): {request['error_message']}",
             metadata=meta,
+            allow_retries=False,
         )
     if request["status"] == "ready":
         context.log.info(

@@ -14,25 +14,19 @@ from dagster_project.settings import SYSTEMS, analytics_home, dbt_env_from_url
 EMBEDDED_REDIS_FLAG = "ANALYTICS_EMBEDDED_REDIS"
 EMBEDDED_WAREHOUSE_FLAG = "ANALYTICS_EMBEDDED_WAREHOUSE"
 
-DAGSTER_YAML = """\
-# Written by `analytics`; Dagster's runs, events and schedules in PostgreSQL.
-storage:
-  postgres:
-    postgres_url:
-      env: DAGSTER_POSTGRES_URL
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-telemetry:
-  enabled: false
-"""
+# The committed instance config (package data): PostgreSQL storage, run queue, concurrency
+# pools, run monitoring. DAGSTER_HOME gets a copy.
+INSTANCE_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 
 def _ensure_dagster_home(home: Path) -> None:
+    """Copy the committed dagster.yaml into DAGSTER_HOME when missing or stale, so a change
+    to the pools or storage in the repo reaches an existing local instance."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = INSTANCE_YAML.read_text()
+    if not config.exists() or config.read_text() != wanted:
+        config.write_text(wanted)
 
 
 def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
