@@ -10,6 +10,7 @@ from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_responses_export
 from dagster_project.assets.ingest_redis import gift_analytics, gift_quarantine_rate
 from dagster_project.assets.ingest_sources import source_table_asset
+from dagster_project.assets.sources import SOURCE_SPECS
 from dagster_project.checks import ledger_checks
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
@@ -36,6 +37,7 @@ defs = Definitions(
         daily_dbt_assets,
         ml_responses_export,
         *EXPORT_SPECS,
+        *SOURCE_SPECS,
     ],
     asset_checks=[gift_quarantine_rate, ledger_checks],
     jobs=[

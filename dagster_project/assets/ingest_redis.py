@@ -10,6 +10,7 @@ from dagster import (
     asset_check,
 )
 
+from dagster_project.assets.sources import GIFT_SOURCE_KEY
 from dagster_project.ingest.redis_gifts import GiftKeys, SyncAlreadyRunning, sync_gifts
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
@@ -19,6 +20,7 @@ QUARANTINE_WARN_SHARE = 0.01  # above 1 % of gifts rejected, someone should look
 
 @asset(
     key=["raw", "gift_analytics"],
+    deps=[GIFT_SOURCE_KEY],
     group_name="raw",
     kinds={"redis", "postgres"},
     description=(
