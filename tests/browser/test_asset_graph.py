@@ -18,7 +18,7 @@ from tests.browser.dagster_graphql import failure_messages, launch_partition, wa
 SOURCE = ["mashups", "analytics_events"]  # the app table, an external asset
 RAW = ["raw", "mashups__analytics_events"]
 RUN_TIMEOUT_S = 240
-SCREENSHOT = "screenshots/asset-graph.png"
+SCREENSHOTS = "screenshots"  # under ANALYTICS_HOME
 
 pytestmark = pytest.mark.browser
 
@@ -72,12 +72,13 @@ def test_asset_graph_draws_raw_to_mart_and_a_partition_materializes(browser, web
     # for the docs: the drawn lineage with the run's result, then the whole graph
     page.open(f'+key:"{"/".join(MART)}"')
     page.expand_all_groups()
-    shot = page.screenshot(analytics_home() / SCREENSHOT)
+    shot = page.screenshot(analytics_home() / SCREENSHOTS / "asset-graph-lineage.png")
     assert shot.stat().st_size > 20_000, f"{shot} is suspiciously small"
     browser.set_window_size(1920, 1300)  # before loading: the graph fits the window it opens in
     page.open()
     page.collapse_all_groups()
-    page.screenshot(analytics_home() / "screenshots/asset-graph-all.png")
+    whole = page.screenshot(analytics_home() / SCREENSHOTS / "asset-graph.png")
+    assert whole.stat().st_size > 20_000, f"{whole} is suspiciously small"
     print(
         f"graph checked in {drawn_at - started:.0f} s, run in {ran_at - drawn_at:.0f} s, "
         f"screenshots in {time.monotonic() - ran_at:.0f} s: {shot.parent}"
