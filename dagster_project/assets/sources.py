@@ -48,8 +48,9 @@ GIFT_SOURCE = AssetSpec(
     group_name=GROUP,
     kinds={"redis"},
     description=(
-        "CryptoGift gift hashes in Redis (REDIS_URL): `gift:analytics:<giftId>` hashes and "
-        "the `gift:analytics:dirty` set of changed ids the app writes. The gift sync "
+        "CryptoGift gift hashes in Redis (REDIS_URL): `<prefix><giftId>` hashes and the "
+        "`<prefix>dirty` set of changed ids the app writes (prefix GIFT_REDIS_PREFIX, "
+        "default `gift:analytics:`). The gift sync "
         "(raw/gift_analytics) moves the dirty set to an in-flight key and lands the hashes; "
         "not written by this project."
     ),
