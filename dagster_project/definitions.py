@@ -11,6 +11,7 @@ from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_resp
 from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.assets.maintenance import raw_retention_job, raw_retention_schedule
+from dagster_project.assets.sources import SOURCE_SPECS
 from dagster_project.checks import ASSET_CHECKS
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
@@ -37,6 +38,7 @@ defs = Definitions(
         daily_dbt_assets,
         ml_responses_export,
         *EXPORT_SPECS,
+        *SOURCE_SPECS,
     ],
     asset_checks=ASSET_CHECKS,
     jobs=[

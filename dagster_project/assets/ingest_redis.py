@@ -2,6 +2,7 @@
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
+from dagster_project.assets.sources import GIFT_SOURCE_KEY
 from dagster_project.checks.freshness import raw_freshness_policy
 from dagster_project.ingest.redis_gifts import GiftKeys, SyncAlreadyRunning, sync_gifts
 from dagster_project.resources import RedisResource, WarehouseResource
@@ -11,6 +12,7 @@ from dagster_project.settings import gift_key_prefix
 
 @asset(
     key=["raw", "gift_analytics"],
+    deps=[GIFT_SOURCE_KEY],
     group_name="raw",
     kinds={"redis", "postgres"},
     freshness_policy=raw_freshness_policy(),

@@ -28,6 +28,7 @@ def source_url(spec: SourceTable) -> str:
 def source_table_asset(spec: SourceTable) -> AssetsDefinition:
     @asset(
         key=spec.asset_key,
+        deps=[spec.source_key],
         group_name="raw",
         kinds={"postgres"},
         freshness_policy=raw_freshness_policy(NIGHTLY),

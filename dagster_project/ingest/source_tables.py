@@ -43,6 +43,11 @@ class SourceTable:
         return ["raw", self.raw_table]
 
     @property
+    def source_key(self) -> list[str]:
+        """The app-database table as an external asset `[system, table]` upstream of raw."""
+        return [self.system, self.table]
+
+    @property
     def sync_id(self) -> str:
         return f"el:{self.raw_table}"
 
