@@ -17,13 +17,11 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from datetime import date, timedelta
 
 import psycopg
 
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.local import services
 from dagster_project.local.environment import apply_env
 from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT, analytics_home
@@ -58,15 +56,9 @@ def _prepare(url: str, days: int, events_per_day: int, end: date) -> int:
     with psycopg.connect(url) as conn:
         simulate_wallet(conn, days=days, events_per_day=events_per_day, end=end, schema=SRC)
         conn.commit()
-    engine = source_engine(url)
-    try:
-        with psycopg.connect(url) as conn:
-            for spec in SOURCE_TABLES:
-                if spec.system == "wallet":
-                    extract_load(conn, engine, replace(spec, schema=SRC))
-            return conn.execute("select count(*) from raw.wallet__wallet_ledger").fetchone()[0]
-    finally:
-        engine.dispose()
+    with psycopg.connect(url) as conn:
+        extract_load_system(conn, url, "wallet", schema=SRC)
+        return conn.execute("select count(*) from raw.wallet__wallet_ledger").fetchone()[0]
 
 
 def _dbt(*args: str, threads: int = 4) -> float:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import psycopg
 
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.simulate.mashups import MashupsSimulation, simulate_mashups
 from tests.conftest import PROJECT_SCHEMAS
 
@@ -16,14 +13,8 @@ SRC = "mashups_src"  # the simulated app database: a schema of the test database
 
 def extract_load_mashups(url: str) -> None:
     """The shared extract-load of both Mashups tables from SRC into raw (incremental)."""
-    engine = source_engine(url)
-    try:
-        with psycopg.connect(url) as conn:
-            for spec in SOURCE_TABLES:
-                if spec.system == "mashups":
-                    extract_load(conn, engine, replace(spec, schema=SRC))
-    finally:
-        engine.dispose()
+    with psycopg.connect(url) as conn:
+        extract_load_system(conn, url, "mashups", schema=SRC)
 
 
 def land(url: str, **simulation) -> MashupsSimulation:

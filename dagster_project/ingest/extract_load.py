@@ -9,7 +9,7 @@ is added to `raw` before the rows that carry it land.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import psycopg
@@ -18,7 +18,7 @@ from psycopg import sql
 from sqlalchemy.dialects import postgresql
 
 from dagster_project.ingest import sync_state
-from dagster_project.ingest.source_tables import SourceTable
+from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
 
 CHUNK_ROWS = 50_000
@@ -186,6 +186,24 @@ def extract_load(
         raise
     finally:
         sync_state.release(conn, spec.sync_id)
+
+
+def extract_load_system(
+    conn: psycopg.Connection, source_url: str, system: str, *, schema: str | None = None
+) -> dict[str, LoadResult]:
+    """Land every declared table of one app, read from `schema` of its database when given
+    (the tests and benches simulate each app into a schema of one database)."""
+    specs = [spec for spec in SOURCE_TABLES if spec.system == system]
+    if not specs:
+        raise ValueError(f"system={system!r} declares no table in ingest/source_tables.py")
+    engine = source_engine(source_url)
+    try:
+        return {
+            spec.table: extract_load(conn, engine, replace(spec, schema=schema or spec.schema))
+            for spec in specs
+        }
+    finally:
+        engine.dispose()
 
 
 def _stored_cursor(conn: psycopg.Connection, spec: SourceTable) -> str | None:

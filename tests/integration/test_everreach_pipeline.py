@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
 import psycopg
 import pytest
 
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.settings import REPO_ROOT
 from dagster_project.simulate.everreach import (
     EVENT_NAMES,
@@ -40,11 +38,7 @@ def _frame(conn, query: str) -> pd.DataFrame:
 
 
 def land(warehouse_url: str, conn: psycopg.Connection) -> None:
-    engine = source_engine(warehouse_url)
-    for spec in SOURCE_TABLES:
-        if spec.system == "everreach":
-            extract_load(conn, engine, replace(spec, schema=SRC))
-    engine.dispose()
+    extract_load_system(conn, warehouse_url, "everreach", schema=SRC)
 
 
 @pytest.fixture(scope="module")

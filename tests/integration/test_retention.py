@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -17,8 +16,7 @@ import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context
 
 from dagster_project.definitions import defs
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.resources import WarehouseResource
 from dagster_project.simulate.everreach import create_tables, simulate_everreach
 from tests.conftest import PROJECT_SCHEMAS, land_empty_sources, run_dbt
@@ -112,13 +110,9 @@ def built():
         simulate_everreach(app, days=20, events_per_day=600, seed=5, end=END, schema=SRC)
         _copy_history_back(app)
         app.commit()
-    engine = source_engine(url)
     with psycopg.connect(url) as conn:
-        for spec in SOURCE_TABLES:
-            if spec.system == "everreach":
-                extract_load(conn, engine, replace(spec, schema=SRC))
+        extract_load_system(conn, url, "everreach", schema=SRC)
         land_empty_sources(conn, url, systems=("yesgoddess", "mashups"))
-    engine.dispose()
     run_dbt("build", "--quiet", "--select", LINEAGE)
     with psycopg.connect(url, autocommit=True) as conn:
         yield conn

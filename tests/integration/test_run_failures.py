@@ -11,15 +11,13 @@ waits on it; that waiting backend is the one terminated.
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import date, timedelta
 
 import psycopg
 from dagster import DagsterInstance
 
 from dagster_project.demo import run_gift_refresh
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.simulate.wallet import simulate_wallet
 from tests import gift_fixture
 from tests.conftest import run_dbt
@@ -129,14 +127,8 @@ def _window_mart(url: str) -> set[str]:
 
 
 def _land_wallet(url: str) -> None:
-    engine = source_engine(url)
-    try:
-        with psycopg.connect(url) as conn:
-            for spec in SOURCE_TABLES:
-                if spec.system == "wallet":
-                    extract_load(conn, engine, replace(spec, schema=WALLET_SRC))
-    finally:
-        engine.dispose()
+    with psycopg.connect(url) as conn:
+        extract_load_system(conn, url, "wallet", schema=WALLET_SRC)
 
 
 def test_a_killed_window_replace_leaves_the_daily_mart_whole(fresh_warehouse):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import replace
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 
@@ -18,8 +17,7 @@ import pytest
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from dagster_project.checks import ledger_checks
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.resources import WarehouseResource
 from dagster_project.settings import REPO_ROOT
 from dagster_project.simulate.wallet import create_tables, simulate_wallet
@@ -46,14 +44,8 @@ def _drop(url: str) -> None:
 
 
 def _land(url: str) -> None:
-    engine = source_engine(url)
-    try:
-        with psycopg.connect(url) as conn:
-            for spec in SOURCE_TABLES:
-                if spec.system == "wallet":
-                    extract_load(conn, engine, replace(spec, schema=SRC))
-    finally:
-        engine.dispose()
+    with psycopg.connect(url) as conn:
+        extract_load_system(conn, url, "wallet", schema=SRC)
 
 
 def _build(min_date: str | None = None, max_date: str | None = None) -> None:

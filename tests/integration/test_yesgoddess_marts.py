@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
@@ -11,8 +10,7 @@ import psycopg
 import pytest
 
 from dagster_project.dbt_vars import window_vars
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.ingest.user_agents import parse_new_user_agents
 from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
 from tests.conftest import run_dbt
@@ -30,11 +28,7 @@ ALIASES = {"ig": "instagram", "insta": "instagram", "fb": "facebook", "tw": "twi
 
 
 def _land(conn, url: str) -> None:
-    engine = source_engine(url)
-    for spec in SOURCE_TABLES:
-        if spec.system == "yesgoddess":
-            extract_load(conn, engine, replace(spec, schema=SCHEMA))
-    engine.dispose()
+    extract_load_system(conn, url, "yesgoddess", schema=SCHEMA)
     parse_new_user_agents(conn, "yesgoddess__attribution", "user_agent")
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
 import psycopg
 import pytest
 
-from dagster_project.ingest.extract_load import extract_load, source_engine
-from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.settings import REPO_ROOT
 from dagster_project.simulate.yesgoddess import EVENT_TYPES, create_tables, simulate_yesgoddess
 from tests.conftest import run_dbt
@@ -31,11 +29,7 @@ def landed(conn, warehouse_url):
             app, days=3, events_per_day=1500, seed=11, end=date(2026, 3, 31), schema="yg_src",
             duplicate_share=0.05, late_share=0.05, pii_share=0.05, malformed_share=0.03,
         )  # fmt: skip
-    engine = source_engine(warehouse_url)
-    for spec in SOURCE_TABLES:
-        if spec.system == "yesgoddess":
-            extract_load(conn, engine, replace(spec, schema="yg_src"))
-    engine.dispose()
+    extract_load_system(conn, warehouse_url, "yesgoddess", schema="yg_src")
     run_dbt("build", "--quiet", "--select", "+stg_yesgoddess__events", "+yesgoddess__events")
     yield summary
     with psycopg.connect(warehouse_url, autocommit=True) as app:
