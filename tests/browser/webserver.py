@@ -1,7 +1,7 @@
 """`dagster-webserver` on a free local port against workspace.yaml, for the browser tests.
 
-Storage is the project's: `apply_env()` writes the DAGSTER_HOME's dagster.yaml (runs,
-events and schedules in PostgreSQL through dagster-postgres, DAGSTER_POSTGRES_URL), and
+Storage is the project's: the committed dagster_project/dagster.yaml (runs, events and
+schedules in PostgreSQL through dagster-postgres, DAGSTER_POSTGRES_URL, the pools), and
 the webserver and its code server inherit the test warehouse's URLs.
 """
 
@@ -26,12 +26,13 @@ def write_instance_yaml(dagster_home: Path) -> None:
     """The project's dagster.yaml (same PostgreSQL storage), except that the webserver
     launches runs itself: the queued coordinator needs dagster-daemon, which would also
     tick every default-on sensor and schedule against the test warehouse."""
-    from dagster_project.local.environment import DAGSTER_YAML
+    from dagster_project.local.environment import INSTANCE_YAML
 
-    if QUEUED not in DAGSTER_YAML:
-        raise AssertionError(f"dagster.yaml no longer names {QUEUED!r}:\n{DAGSTER_YAML}")
+    committed = INSTANCE_YAML.read_text()
+    if QUEUED not in committed:
+        raise AssertionError(f"{INSTANCE_YAML} no longer names {QUEUED!r}")
     dagster_home.mkdir(parents=True, exist_ok=True)
-    yaml = DAGSTER_YAML.replace(QUEUED, "class: DefaultRunCoordinator")
+    yaml = committed.replace(QUEUED, "class: DefaultRunCoordinator")
     (dagster_home / "dagster.yaml").write_text(yaml)
 
 
@@ -85,17 +86,10 @@ def running_webserver(repo_root: Path, dagster_home: Path, log: Path):
     """Start dagster-webserver on workspace.yaml; yield it once it serves; stop it."""
     from dagster_project.local.environment import apply_env
 
+    # the URLs only: apply_env() would put the committed (queued) dagster.yaml back
+    apply_env(dagster_home=False)
     write_instance_yaml(dagster_home)
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    try:
-        apply_env()  # the URLs, and dagster.yaml in DAGSTER_HOME (kept: written above)
-        env = dict(os.environ, PYTHONPATH=str(repo_root))
-    finally:  # the other tests use ephemeral instances, without DAGSTER_HOME
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    env = dict(os.environ, PYTHONPATH=str(repo_root), DAGSTER_HOME=str(dagster_home))
     port = free_port()
     webserver = str(Path(sys.executable).parent / "dagster-webserver")
     cmd = [webserver, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"]
