@@ -6,7 +6,7 @@ import pytest
 from dagster import AssetKey
 
 from dagster_project.settings import dbt_env_from_url
-from dagster_project.translator import WarehouseTranslator, group_for_fqn
+from dagster_project.translator import WarehouseTranslator, describe_dbt_test, group_for_fqn
 
 
 def test_url_is_split_for_the_dbt_profile():
@@ -56,3 +56,32 @@ def test_sources_and_models_map_to_schema_and_table():
 )
 def test_groups_follow_layer_and_domain(fqn, kind, group):
     assert group_for_fqn(fqn, kind) == group
+
+
+def test_every_asset_check_has_a_description_for_the_ui():
+    from dagster_project.definitions import defs
+
+    specs = {
+        spec.key: spec
+        for assets_def in defs.get_repository_def().assets_defs_by_key.values()
+        for spec in assets_def.check_specs
+    }
+    assert len(specs) > 100  # the dbt tests are among them
+    assert [key for key, spec in specs.items() if not spec.description] == []
+
+
+def test_a_dbt_test_is_described_by_its_name_column_and_arguments():
+    generic = {
+        "name": "accepted_values_x",
+        "column_name": "status",
+        "test_metadata": {
+            "name": "accepted_values",
+            "kwargs": {"values": ["paid", "open"], "column_name": "status", "model": "m"},
+        },
+    }
+    singular = {"name": "assert_x", "original_file_path": "tests/assert_x.sql"}
+    assert describe_dbt_test(generic) == (
+        "dbt test accepted_values on column status (values=['paid', 'open'])"
+    )
+    assert describe_dbt_test(singular) == "dbt singular test tests/assert_x.sql"
+    assert describe_dbt_test({**singular, "description": "why"}) == "why"
