@@ -17,6 +17,7 @@ from bench import (
     machine,
     marts,
     naive,
+    retention,
     sync,
     token_data,
     tokens,
@@ -78,10 +79,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["tokens", "exports"],
+        choices=["tokens", "exports", "retention"],
         help="run only this section (no gift sync, marts, extract-load or event marts)",
     )
     p.add_argument("--skip-exports", action="store_true", help="skip the export figures")
+    p.add_argument("--skip-retention", action="store_true", help="skip the raw-retention figures")
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
@@ -91,9 +93,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def measure_gifts(target, r, args):
     end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/8] sync_gifts (the production path)", flush=True)
+        print("[1/9] sync_gifts (the production path)", flush=True)
         sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/8] the seed's naive loop on the same dirty set", flush=True)
+        print("[2/9] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
@@ -102,7 +104,7 @@ def measure_gifts(target, r, args):
             f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
             f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
         )
-        print("[3/8] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+        print("[3/9] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
         stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
     return sync_s, result, run, stages
 
@@ -141,7 +143,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/8] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/9] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -161,7 +163,7 @@ EL_TARGET = 100_000  # rows/s
 
 
 def add_extract_load_rows(table: Table, target, args) -> None:
-    print(f"[5/8] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    print(f"[5/9] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
     t = el.bench_extract_load(target, args.el_rows, args.repeat)
     rate = t.rows / t.el_s
     table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
@@ -363,6 +365,21 @@ def add_export_rows(table: Table, target, args, step: str) -> str:
     return "exports: " + "; ".join(verdicts)
 
 
+def add_retention_rows(table: Table, target, step: str) -> str:
+    print(f"{step} retention: the older half of {retention.ROWS:,} EverReach app_events, "
+          "batched (raw_retention) against one delete statement", flush=True)  # fmt: skip
+    t = retention.bench_retention(retention.ROWS, target.warehouse_url)
+    table.section("Raw retention (raw.everreach__app_events, 90-day window)")
+    rate = t.deleted / t.seconds
+    table.add(f"raw_retention: {t.deleted:,} of {t.rows:,} rows", t.seconds, "s",
+              f"{rate:,.0f} rows/s; {t.batches} transactions of <= {t.batch_limit:,} "
+              f"rows, horizon {t.horizon}")  # fmt: skip
+    table.add(f"  seed's way (one delete), {t.naive_deleted:,} rows", t.naive_seconds, "s",
+              f"one transaction holding every deleted row's lock; ratio ours / seed "
+              f"{t.seconds / t.naive_seconds:.2f}x")  # fmt: skip
+    return f"retention: {rate:,.0f} rows/s, {t.seconds / t.naive_seconds:.2f}x one statement"
+
+
 def print_header(target, r, args) -> None:
     with target.connect() as conn:
         about = machine.describe(conn, r)
@@ -383,6 +400,7 @@ def main(argv=None) -> None:
     only_one = args.only is not None  # `--only X`: none of the first six sections
     run_tokens = not args.skip_tokens and args.only in (None, "tokens")
     run_exports = not args.skip_exports and args.only in (None, "exports")
+    run_retention = not args.skip_retention and args.only in (None, "retention")
     if not only_one:
         environment.refuse_foreign_data(target, args.force)
     if run_tokens or run_exports:
@@ -402,11 +420,13 @@ def main(argv=None) -> None:
         if not args.skip_el and not only_one:
             add_extract_load_rows(table, target, args)
         if not args.skip_events and not only_one:
-            summaries.append(add_event_rows(table, target, args, "[6/8]"))
+            summaries.append(add_event_rows(table, target, args, "[6/9]"))
         if run_tokens:
-            summaries.append(add_token_rows(table, target, args, "[7/8]"))
+            summaries.append(add_token_rows(table, target, args, "[7/9]"))
         if run_exports:
-            summaries.append(add_export_rows(table, target, args, "[8/8]"))
+            summaries.append(add_export_rows(table, target, args, "[8/9]"))
+        if run_retention:
+            summaries.append(add_retention_rows(table, target, "[9/9]"))
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
