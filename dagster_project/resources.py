@@ -18,7 +18,7 @@ class WarehouseResource(ConfigurableResource):
     def resolved_url(self) -> str:
         if self.url:
             return self.url
-        apply_env()
+        apply_env(dagster_home=False)  # inside a run: the instance is already chosen
         return os.environ["WAREHOUSE_URL"]
 
     def connect(self) -> psycopg.Connection:
@@ -32,5 +32,5 @@ class RedisResource(ConfigurableResource):
 
     def client(self) -> redis.Redis:
         if not self.url:
-            apply_env()
+            apply_env(dagster_home=False)
         return redis.Redis.from_url(self.url or os.environ["REDIS_URL"])

@@ -54,7 +54,7 @@ def run_dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, args: lis
     pool=DBT_POOL,
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    apply_env()  # dbt's profile reads WAREHOUSE_* from the environment
+    apply_env(dagster_home=False)  # dbt's profile reads WAREHOUSE_* from the environment
     yield from run_dbt_build(context, dbt, BUILD)
 
 
@@ -71,7 +71,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     pool=DBT_POOL,
 )
 def daily_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    apply_env()
+    apply_env(dagster_home=False)
     window = context.partition_time_window
     dbt_vars = window_vars(window.start, window.end)
     context.log.info(f"partition window [{dbt_vars['min_date']}, {dbt_vars['max_date']})")

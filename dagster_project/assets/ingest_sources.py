@@ -15,7 +15,7 @@ from dagster_project.run_policies import TRANSIENT_RETRY, failures_classified, s
 def source_url(spec: SourceTable) -> str:
     """SOURCE_<SYSTEM>_URL, or the embedded database of that system when the warehouse is
     embedded too; with an external warehouse, a missing source URL is an error."""
-    apply_env()
+    apply_env(dagster_home=False)  # inside a run: the instance is already chosen
     url = os.environ.get(spec.url_env)
     if not url:
         raise RuntimeError(

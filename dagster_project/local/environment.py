@@ -20,13 +20,21 @@ INSTANCE_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 
 def _ensure_dagster_home(home: Path) -> None:
-    """Copy the committed dagster.yaml into DAGSTER_HOME when missing or stale, so a change
-    to the pools or storage in the repo reaches an existing local instance."""
+    """Copy the committed dagster.yaml into DAGSTER_HOME when it is missing there. The
+    project's own default home (ANALYTICS_HOME/dagster) also gets a stale copy replaced, so
+    a change to the pools or storage in the repo reaches the local instance; a DAGSTER_HOME
+    you chose (a deployment's, perhaps a read-only mount with its own run launcher) is
+    never overwritten."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = INSTANCE_YAML.read_text()
-    if not config.exists() or config.read_text() != wanted:
+    ours = home.resolve() == _default_home().resolve()
+    if not config.exists() or (ours and config.read_text() != wanted):
         config.write_text(wanted)
+
+
+def _default_home() -> Path:
+    return analytics_home() / "dagster"
 
 
 def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
@@ -48,6 +56,6 @@ def apply_env(*, dagster_home: bool = True) -> dict[str, str]:
     os.environ.setdefault("DAGSTER_POSTGRES_URL", os.environ["WAREHOUSE_URL"])
     os.environ.update(dbt_env_from_url(os.environ["WAREHOUSE_URL"]))
     if dagster_home:
-        os.environ.setdefault("DAGSTER_HOME", str(analytics_home() / "dagster"))
+        os.environ.setdefault("DAGSTER_HOME", str(_default_home()))
         _ensure_dagster_home(Path(os.environ["DAGSTER_HOME"]))
     return {k: os.environ[k] for k in ("WAREHOUSE_URL", "REDIS_URL", "DAGSTER_POSTGRES_URL")}

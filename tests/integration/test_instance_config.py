@@ -62,10 +62,27 @@ def test_the_instance_stores_runs_in_postgres_and_limits_each_pool_to_one(dagste
         assert stored.fetchone() == ("SUCCESS",)
 
 
-def test_a_stale_copy_in_dagster_home_is_replaced(tmp_path):
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
-    _ensure_dagster_home(tmp_path)
-    assert (tmp_path / "dagster.yaml").read_text() == INSTANCE_YAML.read_text()
+def test_a_stale_copy_in_the_projects_own_dagster_home_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    _ensure_dagster_home(home)
+    assert (home / "dagster.yaml").read_text() == INSTANCE_YAML.read_text()
+
+
+def test_a_dagster_home_of_your_own_is_written_only_when_it_has_no_dagster_yaml(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path / "analytics"))
+    yours, empty = tmp_path / "deployment", tmp_path / "new"
+    yours.mkdir()
+    edited = INSTANCE_YAML.read_text() + "run_launcher:\n  module: dagster_k8s.launcher\n"
+    (yours / "dagster.yaml").write_text(edited)
+    _ensure_dagster_home(yours)
+    _ensure_dagster_home(empty)
+    assert (yours / "dagster.yaml").read_text() == edited
+    assert (empty / "dagster.yaml").read_text() == INSTANCE_YAML.read_text()
 
 
 def test_analytics_pools_prints_each_pool_with_its_limit(dagster_home):
