@@ -2,12 +2,13 @@
 schedule. The job materializes nothing; it logs an observation on each raw asset it
 trimmed, so the asset's page in the UI shows what was deleted and up to which day."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from dagster import (
     AssetObservation,
     Config,
     DefaultScheduleStatus,
+    Failure,
     OpExecutionContext,
     ScheduleDefinition,
     job,
@@ -19,10 +20,29 @@ from dagster_project.resources import WarehouseResource
 
 
 class RetentionConfig(Config):
-    """`today`: the UTC day the windows count back from (default: today) — for a dry
-    look at a past day's horizon in tests, or to catch up after a pause."""
+    """`today`: the UTC day the windows count back from (default: today). An earlier day
+    deletes less (tests, a cautious first run); a later one is refused, because a horizon
+    never moves back and the rows it deleted would be gone for good."""
 
     today: str | None = None
+
+
+def _today(config: RetentionConfig) -> date | None:
+    if not config.today:
+        return None
+    try:
+        day = date.fromisoformat(config.today)
+    except ValueError:
+        raise Failure(
+            f"today={config.today!r} is not an ISO date (YYYY-MM-DD)", allow_retries=False
+        ) from None
+    if day > datetime.now(UTC).date():
+        raise Failure(
+            f"today={config.today!r} is after the current UTC date: retention counts back "
+            "from today or an earlier day, never a later one (a horizon cannot move back)",
+            allow_retries=False,
+        )
+    return day
 
 
 def _observation(result: RetentionResult, limit: int) -> AssetObservation:
@@ -60,7 +80,7 @@ def _observation(result: RetentionResult, limit: int) -> AssetObservation:
 def delete_expired_raw_rows(
     context: OpExecutionContext, config: RetentionConfig, warehouse: WarehouseResource
 ) -> int:
-    today = date.fromisoformat(config.today) if config.today else None
+    today = _today(config)
     limit = batch_rows()
     with warehouse.connect() as conn:
         results = run_retention(conn, today=today)

@@ -136,3 +136,19 @@ def test_every_table_model_reading_retained_raw_rows_keeps_its_rows():
         assert config["materialized"] == "incremental", name
         assert config["incremental_strategy"] == "window_replace", name
         assert config["full_refresh"] is False, name
+
+
+def test_a_later_today_than_the_current_utc_date_is_refused_before_anything_is_deleted():
+    from datetime import UTC, datetime, timedelta
+
+    from dagster import Failure
+
+    from dagster_project.assets.maintenance import RetentionConfig, _today
+
+    now = datetime.now(UTC).date()
+    assert _today(RetentionConfig()) is None
+    assert _today(RetentionConfig(today=str(now - timedelta(days=3)))) == now - timedelta(days=3)
+    with pytest.raises(Failure, match=r"today='\d{4}-\d{2}-\d{2}' is after the current UTC date"):
+        _today(RetentionConfig(today=str(now + timedelta(days=1))))
+    with pytest.raises(Failure, match=r"today='2026-13-01' is not an ISO date"):
+        _today(RetentionConfig(today="2026-13-01"))
