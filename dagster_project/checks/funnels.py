@@ -74,18 +74,24 @@ def _rule_text(column: str, op: str, bound: str) -> str:
     return f"{column} {op} {bound}"
 
 
+def _zero_if_null(column: str) -> sql.Composed:
+    return sql.SQL("coalesce({}, 0)").format(sql.Identifier(column))
+
+
 def offending_rows_query(funnel: Funnel) -> sql.Composed:
     """Each row with the list of rules it breaks (null counts as 0), offenders only."""
     broken = [
         sql.SQL("case when not (coalesce({c}, 0) {op} {b}) then {text} end").format(
             c=sql.Identifier(column),
             op=sql.SQL(op),
-            b=sql.Identifier(bound) if not bound.isdigit() else sql.Literal(int(bound)),
+            b=sql.Literal(int(bound)) if bound.isdigit() else _zero_if_null(bound),
             text=sql.Literal(_rule_text(column, op, bound)),
         )
         for column, op, bound in funnel.rules
     ]
-    columns = list(dict.fromkeys([*funnel.grain, *funnel.steps, *(c for c, _ in funnel.within)]))
+    columns = list(
+        dict.fromkeys([*funnel.grain, *funnel.steps, *(c for c, _ in funnel.within), *funnel.rates])
+    )
     return sql.SQL("""
         with checked as (
             select {columns}, array_remove(array[{broken}], null) as broken
