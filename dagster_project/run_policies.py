@@ -38,9 +38,11 @@ def all_pools() -> tuple[str, ...]:
     return (*(source_pool(system) for system in SYSTEMS), REDIS_POOL, DBT_POOL)
 
 
-# SQLSTATEs of a lost connection: class 08 (connection exception), 57P01-57P03 (the
-# server is shutting down, crashed, or not accepting connections yet).
-_TRANSIENT_SQLSTATE = re.compile(r"^(08...|57P0[123])$")
+# SQLSTATEs worth a retry: class 08 (connection exception), 57P01-57P03 (the server is
+# shutting down, crashed, or not accepting connections yet), and 40001/40P01 (a
+# serialization failure or deadlock, e.g. retention's deletes against an extract-load's
+# upserts of the same raw table: PostgreSQL's advice is to run the transaction again).
+_TRANSIENT_SQLSTATE = re.compile(r"^(08...|57P0[123]|40001|40P01)$")
 _TRANSIENT_TEXT = re.compile(
     r"connection refused|connection reset|connection timed out|could not connect to server"
     r"|connection to server .* failed|server closed the connection unexpectedly"

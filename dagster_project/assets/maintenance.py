@@ -17,6 +17,7 @@ from dagster import (
 
 from dagster_project.ingest.retention import RULES, RetentionResult, batch_rows, run_retention
 from dagster_project.resources import WarehouseResource
+from dagster_project.run_policies import TRANSIENT_RETRY
 
 
 class RetentionConfig(Config):
@@ -76,6 +77,9 @@ def _observation(result: RetentionResult, limit: int) -> AssetObservation:
         "ops.retention_horizons, then delete the older rows in batches of "
         "RETENTION_BATCH_ROWS (20,000)."
     ),
+    # each batch commits, so a retry after a lost connection or a deadlock with an
+    # extract-load of the same table carries on where the run stopped
+    retry_policy=TRANSIENT_RETRY,
 )
 def delete_expired_raw_rows(
     context: OpExecutionContext, config: RetentionConfig, warehouse: WarehouseResource

@@ -64,10 +64,12 @@ def test_a_refused_redis_connection_is_transient():
         psycopg.OperationalError(
             "consuming input failed: server closed the connection unexpectedly"
         ),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
     ],
-    ids=["reset", "refused", "admin_shutdown", "server_closed"],
+    ids=["reset", "refused", "admin_shutdown", "server_closed", "deadlock", "serialization"],
 )
-def test_lost_connections_are_transient(exc):
+def test_lost_connections_and_deadlocks_are_transient(exc):
     assert is_transient(exc)
 
 
