@@ -121,6 +121,7 @@ raw_retention_schedule = ScheduleDefinition(
         "delete YesGoddess events/attribution older than 730 days, EverReach app_events "
         "older than 90 and responses (and orphaned prompts) older than 180 "
         "(RETENTION_<SYSTEM>__<TABLE>_DAYS). Off by default: deleting data is opted into; "
-        "turn it on in the UI (Automation) or `dagster schedule start raw_retention_daily`."
+        "turn it on in the UI (Automation) or `dagster schedule start raw_retention_daily "
+        "-w workspace.yaml` (docs/OPERATIONS.md)."
     ),
 )
