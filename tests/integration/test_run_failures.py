@@ -3,9 +3,11 @@ the mart keeps exactly its previous rows (no half-built table), and the retry po
 attempt, in the same run, builds it complete. The same for an incremental daily mart,
 whose window_replace deletes and inserts in one transaction.
 
-The kill is made deterministic with a lock: the test holds ACCESS SHARE on the mart in an
-open transaction, so dbt — after building `<mart>__dbt_tmp`, before its swap commits —
-waits on it; that waiting backend is the one terminated.
+The kills are made deterministic with locks: for the table mart the test holds ACCESS
+SHARE on it in an open transaction, so dbt — after building `<mart>__dbt_tmp`, before its
+swap commits — waits on it; for the daily mart a trigger makes dbt's insert wait on an
+advisory lock the test holds, after its delete of the window ran. The waiting backend is
+the one terminated.
 """
 
 import json
@@ -32,16 +34,17 @@ def _mart(url: str) -> list[tuple]:
         return conn.execute(FUNNEL_SQL).fetchall()
 
 
-def _dbt_backend_waiting_on(url: str, table: str, timeout: float = 300) -> int:
-    """The pid of dbt's session blocked on `table` (dbt's application_name, see profiles.yml)."""
+def _dbt_backend_waiting_on(url: str, table: str, timeout: float = 300, doing: str = "") -> int:
+    """The pid of dbt's session blocked on `table` (dbt's application_name, see profiles.yml),
+    in a statement containing `doing` when given."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
                 """select pid from pg_stat_activity
                    where datname = current_database() and application_name = 'analytics-dbt'
-                     and wait_event_type = 'Lock' and query ilike %s""",
-                [f"%{table}%"],
+                     and wait_event_type = 'Lock' and query ilike %s and query ilike %s""",
+                [f"%{table}%", f"%{doing}%"],
             ).fetchone()
             if row:
                 return row[0]
@@ -131,6 +134,39 @@ def _land_wallet(url: str) -> None:
         extract_load_system(conn, url, "wallet", schema=WALLET_SRC)
 
 
+HOLD_INSERTS = 4242  # advisory lock key: held by the test, awaited by the insert trigger
+
+
+def _hold_inserts(conn: psycopg.Connection, table: str) -> None:
+    conn.execute(f"""
+        create or replace function public.wait_for_the_test() returns trigger
+        language plpgsql as $$
+        begin
+            perform pg_advisory_lock({HOLD_INSERTS});
+            perform pg_advisory_unlock({HOLD_INSERTS});
+            return null;
+        end $$""")
+    conn.execute(f"""create trigger wait_for_the_test before insert on marts.{table}
+                     for each statement execute function public.wait_for_the_test()""")
+    conn.execute("select pg_advisory_lock(%s)", [HOLD_INSERTS])
+
+
+def _release_inserts(conn: psycopg.Connection, table: str) -> None:
+    conn.execute("select pg_advisory_unlock(%s)", [HOLD_INSERTS])
+    conn.execute(f"drop trigger if exists wait_for_the_test on marts.{table}")
+    conn.execute("drop function if exists public.wait_for_the_test()")
+
+
+def _rows_of(url: str, day: date, *, unlocked_only: bool = False) -> int:
+    """Rows of `day` in the window mart; with unlocked_only, those no open delete holds."""
+    lock = "for update skip locked" if unlocked_only else ""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            f"select count(*) from (select 1 from marts.{WINDOW_MART} where date = %s {lock}) r",
+            [day],
+        ).fetchone()[0]
+
+
 def test_a_killed_window_replace_leaves_the_daily_mart_whole(fresh_warehouse):
     url = fresh_warehouse
     with psycopg.connect(url) as app:
@@ -147,13 +183,22 @@ def test_a_killed_window_replace_leaves_the_daily_mart_whole(fresh_warehouse):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("delete from raw.wallet__wallet_ledger where occurred_at >= %s::date", [END])
     rebuild = ["run", "--select", WINDOW_MART, "--vars", json.dumps(last_day)]
-    with psycopg.connect(url) as blocker, ThreadPoolExecutor(max_workers=1) as pool:
-        # SHARE lets readers in but holds dbt's delete of the window, inside its transaction
-        blocker.execute(f"lock table marts.{WINDOW_MART} in share mode")
-        killed = pool.submit(run_dbt, *rebuild, check=False)
-        _terminate(url, _dbt_backend_waiting_on(url, WINDOW_MART))
-        assert _window_mart(url) == before  # neither the delete nor an insert survived
-        blocker.rollback()
+    with (
+        psycopg.connect(url, autocommit=True) as blocker,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        # dbt deletes the window, then inserts it; the insert waits in a trigger on a lock
+        # the test holds, so the kill lands between the two statements
+        _hold_inserts(blocker, WINDOW_MART)
+        try:
+            killed = pool.submit(run_dbt, *rebuild, check=False)
+            pid = _dbt_backend_waiting_on(url, WINDOW_MART, doing="insert into")
+            # the delete has run, uncommitted: the window's rows are still there, but locked
+            assert _rows_of(url, END) > 0
+            assert _rows_of(url, END, unlocked_only=True) == 0
+            _terminate(url, pid)
+        finally:
+            _release_inserts(blocker, WINDOW_MART)
         failed = killed.result(timeout=600)
     assert failed.returncode != 0
     assert f"Database Error in model {WINDOW_MART}" in failed.stdout
