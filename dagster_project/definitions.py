@@ -7,7 +7,7 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
 from dagster_project.assets.enrich import user_agents
-from dagster_project.assets.exports import EXPORT_SPECS, ml_dataset_job, ml_responses_export
+from dagster_project.assets.exports import EXPORT_ASSETS, ml_dataset_job
 from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.assets.maintenance import raw_retention_job, raw_retention_schedule
@@ -36,8 +36,7 @@ defs = Definitions(
         user_agents,
         warehouse_dbt_assets,
         daily_dbt_assets,
-        ml_responses_export,
-        *EXPORT_SPECS,
+        *EXPORT_ASSETS,
         *SOURCE_SPECS,
     ],
     asset_checks=ASSET_CHECKS,

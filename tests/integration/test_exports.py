@@ -584,3 +584,39 @@ def test_the_nightly_ml_dataset_asset_writes_the_window(conn, warehouse, tmp_pat
     assert (request["expires_at"] - request["completed_at"]).total_seconds() == 48 * 3600
     # finished when recorded: the export_request_sensor has nothing to launch
     assert preparing_ids(conn) == []
+
+
+def test_every_export_asset_is_executable_so_ui_and_cli_agree():
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    exports = {key for key in graph.get_all_asset_keys() if key.path[0] == "exports"}
+    assert exports == {AssetKey(["exports", name]) for name in DATASETS}
+    assert exports <= set(graph.executable_asset_keys)
+
+
+def test_materializing_a_wallet_export_asset_writes_its_window(
+    conn, warehouse, tmp_path, monkeypatch
+):
+    from dagster_project.assets.exports import EXPORT_ASSETS
+
+    monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
+    _pending(conn)
+    (transactions,) = [a for a in EXPORT_ASSETS if a.key == AssetKey(["exports", "transactions"])]
+    window = ml_window(date.today(), 365)
+    result = materialize(
+        [transactions],
+        resources={"warehouse": WarehouseResource(url=warehouse)},
+        run_config={"ops": {"exports__transactions": {"config": {"days": 365}}}},
+    )
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("exports__transactions")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    expected = conn.execute(
+        "select count(*) from marts.fct_wallet_transactions where occurred_at >= %s::date "
+        "and occurred_at < %s::date + 1",
+        [window["from"], window["to"]],
+    ).fetchone()[0]
+    with open(meta["file"], newline="") as f:
+        assert len(list(csv.reader(f))) - 1 == expected == meta["rows"] > 0
+    assert get_request(conn, meta["request_id"])["status"] == "ready"
