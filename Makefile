@@ -2,6 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+# e.g. make demo DEMO_ARGS="--days 3 --events-per-day 1000" for a quick, small demo
+DEMO_ARGS ?=
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test ui lint bench up down status clean
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)          ## start embedded services, simulate, run the pipeline, print a summary
-	@$(BIN)/analytics demo
+	@$(BIN)/analytics demo $(DEMO_ARGS)
 
 test: $(STAMP)          ## the whole test suite against real PostgreSQL, Redis, dbt and Dagster
 	@$(BIN)/pytest
