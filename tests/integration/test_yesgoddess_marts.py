@@ -14,7 +14,12 @@ from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.ingest.user_agents import parse_new_user_agents
 from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
 from tests.conftest import run_dbt
-from tests.integration.test_yesgoddess_staging import _expected_reason, _frame
+from tests.integration.test_yesgoddess_staging import (
+    PROP_NAMES,
+    _expected_reason,
+    _frame,
+    first_prop,
+)
 
 SCHEMA = "ygm_src"
 END = date(2026, 3, 31)
@@ -60,8 +65,9 @@ def _usable_events(conn) -> pd.DataFrame:
     events = raw.sort_values("ingest_seq").drop_duplicates(["occurred_at", "id"])
     events["date"] = events["occurred_at"].dt.tz_convert("UTC").dt.date
     props = events["props_json"]
-    events["revenue"] = props.map(lambda p: p.get("revenue_cents") or 0)
-    events["engagement"] = props.map(lambda p: p.get("engagement_ms") or 0)
+    names = PROP_NAMES
+    events["revenue"] = props.map(lambda p: first_prop(p, names["revenue_cents"]) or 0)
+    events["engagement"] = props.map(lambda p: first_prop(p, names["engagement_ms"]) or 0)
     events["visitor"] = events["actor_id"].map(lambda a: f"actor:{a}", na_action="ignore")
     events["visitor"] = events["visitor"].fillna("session:" + events["session_id"])
     return events

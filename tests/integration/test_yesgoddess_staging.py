@@ -52,11 +52,23 @@ def _expected_reason(row) -> str | None:
         return "is not in the taxonomy"
     if not isinstance(props, dict):
         return "props_json is not a JSON object"
-    for key in ("revenue_cents", "engagement_ms"):
-        value = props.get(key)
+    for key, names in PROP_NAMES.items():
+        value = first_prop(props, names)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             return f"props_json.{key} is not a number"
     return None
+
+
+# seed 001's camelCase first, snake_case accepted (docs/SOURCES.md)
+PROP_NAMES = {
+    "revenue_cents": ("revenueCents", "revenue_cents"),
+    "engagement_ms": ("engagementMs", "engagement_ms"),
+}
+
+
+def first_prop(props: dict, names):
+    """The first non-null value of `names` in props (a JSON null counts as absent)."""
+    return next((props[name] for name in names if props.get(name) is not None), None)
 
 
 def test_arrivals_are_split_into_staging_and_quarantine_by_the_rules(landed, conn):

@@ -25,7 +25,12 @@ final as (
         jsonb_build_object(
             'events', count(*),
             'sessions', count(distinct session_id),
-            'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null)
+            'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null),
+            -- a conversion whose props carry no revenue adds 0 to revenue_cents: counted
+            -- here, and a dbt test warns (tests/assert_conversions_carry_revenue.sql)
+            'conversions_without_revenue', count(*) filter (
+                where event_type = 'license_created' and revenue_cents is null
+            )
         ) as metadata
     from events
     group by event_date, project_id, ip_asset_id, license_id

@@ -24,15 +24,17 @@ checked as (
             when coalesce(jsonb_typeof(source.props_json), 'null') <> 'object'
                 then 'props_json is not a JSON object'
             when
-                jsonb_typeof(source.props_json -> 'revenue_cents') not in ('number', 'null')
+                jsonb_typeof({{ prop_json('source.props_json', 'yesgoddess', 'revenue_cents') }})
+                not in ('number', 'null')
                 then
                     'props_json.revenue_cents is not a number: '
-                    || (source.props_json ->> 'revenue_cents')
+                    || {{ prop_text('source.props_json', 'yesgoddess', 'revenue_cents') }}
             when
-                jsonb_typeof(source.props_json -> 'engagement_ms') not in ('number', 'null')
+                jsonb_typeof({{ prop_json('source.props_json', 'yesgoddess', 'engagement_ms') }})
+                not in ('number', 'null')
                 then
                     'props_json.engagement_ms is not a number: '
-                    || (source.props_json ->> 'engagement_ms')
+                    || {{ prop_text('source.props_json', 'yesgoddess', 'engagement_ms') }}
         end as reject_reason
     from source
     left join event_types on source.event_type = event_types.event_type

@@ -32,8 +32,11 @@ final as (
         created_at as arrived_at,
         -- a visitor is the actor, or the session when anonymous (seed 001)
         coalesce('actor:' || actor_id, 'session:' || session_id) as visitor_key,
-        (props_json ->> 'revenue_cents')::numeric as revenue_cents,
-        (props_json ->> 'engagement_ms')::numeric as engagement_ms,
+        -- seed 001 sums `revenueCents`; `revenue_cents` is accepted too (macros/props.sql)
+        ({{ prop_text('props_json', 'yesgoddess', 'revenue_cents') }})::numeric
+            as revenue_cents,
+        ({{ prop_text('props_json', 'yesgoddess', 'engagement_ms') }})::numeric
+            as engagement_ms,
         {{ scrub_pii_json('props_json') }} as props
     from first_arrivals
 )
