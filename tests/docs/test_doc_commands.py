@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -75,7 +76,7 @@ def _script(commands: list[str], env: dict) -> str:
     urls = None
     for command in commands:
         if why := _excluded(command):
-            lines.append(f": run elsewhere: {why}")
+            lines.append(": " + shlex.quote(f"not run here ({command}): {why}"))
             continue
         for placeholder, variable in PLACEHOLDERS.items():
             if placeholder in command:
