@@ -37,6 +37,7 @@ RUN_ELSEWHERE = {
         "tests/integration/test_bench_smoke.py runs every bench section at smoke size"
     ),
     r"pytest -m browser": "make test runs the browser tests (tests/browser/)",
+    r"^make lint\b": "tests/test_lint.py runs it as written",
 }
 
 # the reader's own servers in the docs -> the test's embedded ones (from `analytics env`)
