@@ -10,6 +10,18 @@
             "revenue_cents": ["revenueCents", "revenue_cents"],
             "engagement_ms": ["engagementMs", "engagement_ms"],
         },
+        "mashups": {
+            "track_count": ["trackCount", "track_count"],
+            "used_ai": ["usedAI", "usedAi", "used_ai"],
+            "has_media": ["has_media", "hasMedia"],
+            "from_tier": ["from", "from_tier", "fromTier"],
+            "to_tier": ["to", "to_tier", "toTier"],
+        },
+        "everreach": {
+            "platform": ["platform", "os"],
+            "app_build": ["app_build", "appBuild", "app_version"],
+            "device_model": ["device_model", "deviceModel", "device"],
+        },
     }) }}
 {% endmacro %}
 

@@ -14,8 +14,8 @@ from tests.conftest import run_dbt
 from tests.integration.test_everreach_pipeline import SRC, land
 
 D1, D2, D3 = "2026-03-02", "2026-03-03", "2026-03-04"
-CTX = json.dumps({"device": "Pixel 8", "os": "Android 14", "app_version": "2.14.1",
-                  "country": "US"})  # fmt: skip
+# seed 003: the collector fills context with platform, app_build, device_model
+CTX = json.dumps({"platform": "android", "app_build": "2.14.1", "device_model": "Pixel 8"})
 
 # (person, anonymous_id, user_id or None, event, occurred_at)
 EVENTS = [

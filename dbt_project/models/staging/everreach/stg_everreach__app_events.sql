@@ -28,9 +28,11 @@ final as (
         occurred_at,
         (occurred_at at time zone 'utc')::date as event_date,
         created_at as arrived_at,
-        context ->> 'device' as device,
-        context ->> 'os' as os,
-        context ->> 'app_version' as app_version,
+        -- seed 003: the collector fills context with platform, app_build, device_model
+        -- (earlier names and camelCase accepted: macros/props.sql)
+        {{ prop_text('context', 'everreach', 'platform') }} as platform,
+        {{ prop_text('context', 'everreach', 'app_build') }} as app_build,
+        {{ prop_text('context', 'everreach', 'device_model') }} as device_model,
         context ->> 'country' as country,
         properties ->> 'placement' as placement,
         properties ->> 'response_id' as response_id,

@@ -26,8 +26,9 @@ event_types as (
 typed as (
     select
         source.ingest_seq,
-        source.id,
-        source.user_id,
+        -- seed 004's app declares both uuid; landed text or uuid, staging reads text
+        source.id::text as id,
+        source.user_id::text as user_id,
         source.session_id,
         source.event_type,
         source.properties,
@@ -65,6 +66,24 @@ checked as (
                 then 'properties.duration is not a number: ' || (properties ->> 'duration')
             when jsonb_typeof(properties -> 'autoPlay') not in ('boolean', 'null')
                 then 'properties.autoPlay is not a boolean: ' || (properties ->> 'autoPlay')
+            when
+                jsonb_typeof({{ prop_json('properties', 'mashups', 'track_count') }})
+                not in ('number', 'null')
+                then
+                    'properties.trackCount is not a number: '
+                    || {{ prop_text('properties', 'mashups', 'track_count') }}
+            when
+                jsonb_typeof({{ prop_json('properties', 'mashups', 'used_ai') }})
+                not in ('boolean', 'null')
+                then
+                    'properties.usedAI is not a boolean: '
+                    || {{ prop_text('properties', 'mashups', 'used_ai') }}
+            when
+                jsonb_typeof({{ prop_json('properties', 'mashups', 'has_media') }})
+                not in ('boolean', 'null')
+                then
+                    'properties.has_media is not a boolean: '
+                    || {{ prop_text('properties', 'mashups', 'has_media') }}
         end as reject_reason
     from typed
 ),
@@ -94,6 +113,15 @@ final as (
             when jsonb_typeof(properties -> 'position') = 'number'
                 then (properties -> 'position')::numeric
         end as position_seconds,
+        -- the other props of seed 004's capture calls (names accepted: macros/props.sql)
+        ({{ prop_text('properties', 'mashups', 'track_count') }})::numeric as track_count,
+        ({{ prop_text('properties', 'mashups', 'used_ai') }})::boolean as used_ai,
+        ({{ prop_text('properties', 'mashups', 'has_media') }})::boolean as has_media,
+        properties ->> 'platform' as export_platform,
+        properties ->> 'format' as export_format,
+        properties ->> 'reaction' as reaction,
+        {{ prop_text('properties', 'mashups', 'from_tier') }} as from_tier,
+        {{ prop_text('properties', 'mashups', 'to_tier') }} as to_tier,
         case
             when jsonb_typeof(properties -> 'duration') = 'number'
                 then (properties -> 'duration')::numeric
