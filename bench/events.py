@@ -228,8 +228,13 @@ EVENT_VIEWS = {"yesgoddess": "stg_yesgoddess__events", "mashups": "stg_mashups__
 
 def prep_selection(systems: list[str]) -> tuple[list[str], list[str]]:
     """Everything the daily marts read, and the systems' staging and quarantine, but no
-    mart: seeds, staging views (and their tests), quarantine tables."""
-    select = [f"+{daily}" for daily in EVENT_DAILY] + [f"source:{s}+" for s in systems]
+    mart: seeds, staging views (and their tests), quarantine tables, the enrichment's
+    staging (raw.user_agents, parsed by `land`). `@source:x` is every model downstream of
+    the app's sources *and all their ancestors*, as Dagster's apps_daily job selects the
+    sources' downstream plus its upstream; on an empty database nothing else is there.
+    (`+tag:daily,path:…` would not do: in an intersection the `+` reaches only the
+    ancestors inside the path.)"""
+    select = [f"@source:{s}" for s in systems]
     return select, ["--exclude", "tag:daily+", "path:models/marts"]
 
 
