@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.sections import BenchError
 from bench.timing import timed
 from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT, analytics_home
 
@@ -17,10 +18,48 @@ MARTS = ["+fct_gift_funnel_daily", "+fct_gift_activity_daily", "gift_funnel_publ
 STARTUP = ["stg_cryptogift__gifts"]  # a view: dbt's fixed start-up, almost no SQL work
 
 
+_WORKDIR: Path | None = None  # the smoke run has its own (use_workdir)
+
+
+def use_workdir(path: Path) -> None:
+    global _WORKDIR
+    _WORKDIR = path
+
+
 def workdir() -> Path:
-    path = analytics_home() / "bench" / "dbt"
+    path = _WORKDIR or analytics_home() / "bench" / "dbt"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def short_command(command: str, select: list[str]) -> str:
+    shown = " ".join(select[:3]) + (f" … (+{len(select) - 3})" if len(select) > 3 else "")
+    return f"dbt {command} --select {shown}"
+
+
+def failure(command: str, select: list[str], proc, results_path: Path) -> BenchError:
+    """A failed dbt invocation as a BenchError: the command, the first failing node and its
+    message (from run_results.json, written by this run), the end of dbt's output."""
+    output = proc.stdout + proc.stderr
+    message = ""
+    if results_path.exists():
+        failed = [
+            r
+            for r in json.loads(results_path.read_text()).get("results", [])
+            if r.get("status") in ("error", "fail", "runtime error")
+        ]
+        if failed:
+            first = failed[0]
+            name = first["unique_id"].split(".")[-1]
+            kind = first["unique_id"].split(".")[0]
+            text = " ".join((first.get("message") or "").split())
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            message = f"{kind} {name}: {text}{more}"
+    if not message:  # failed before running any node: parse or connection errors
+        errors = [line.strip() for line in output.splitlines() if "rror" in line]
+        message = errors[0] if errors else f"exit code {proc.returncode}"
+    tail = "\n".join(output.splitlines()[-25:])
+    return BenchError(message, short_command(command, select), tail)
 
 
 def run(select: list[str], command: str = "run") -> tuple[float, float]:
@@ -32,11 +71,12 @@ def run(select: list[str], command: str = "run") -> tuple[float, float]:
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
     env = dict(os.environ)  # apply_env has put WAREHOUSE_* for the bench database here
+    results_path = work / "target" / "run_results.json"
+    results_path.unlink(missing_ok=True)  # what is read below is this run's
     seconds, proc = timed(
         lambda: subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     )
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise SystemExit(f"bench: `dbt {command} --select {' '.join(select)}` failed:\n{tail}")
-    results = json.loads((work / "target" / "run_results.json").read_text())
+        raise failure(command, select, proc, results_path)
+    results = json.loads(results_path.read_text())
     return seconds, float(results.get("elapsed_time") or 0.0)
