@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,14 +34,28 @@ def workdir() -> Path:
 
 
 def short_command(command: str, select: list[str]) -> str:
-    shown = " ".join(select[:3]) + (f" … (+{len(select) - 3})" if len(select) > 3 else "")
+    shown = " ".join(select[:2]) + (f" … (+{len(select) - 2})" if len(select) > 2 else "")
     return f"dbt {command} --select {shown}"
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _node_error(message: str) -> str:
+    """dbt's message of a failed node without its "Database Error in model x (path)"
+    heading, the SQL excerpt and the compiled path: the error itself, in one line."""
+    lines = [line.strip() for line in ANSI.sub("", message).splitlines() if line.strip()]
+    body = [
+        line for line in lines[1:]
+        if not line.startswith(("LINE ", "^", "compiled code at", "HINT:"))
+    ]  # fmt: skip
+    return " ".join(body[:2]) if body else " ".join(lines[:1])
+
+
 def failure(command: str, select: list[str], proc, results_path: Path) -> BenchError:
-    """A failed dbt invocation as a BenchError: the command, the first failing node and its
-    message (from run_results.json, written by this run), the end of dbt's output."""
-    output = proc.stdout + proc.stderr
+    """A failed dbt invocation as a BenchError: the first failing node and its error
+    (from run_results.json, written by this run), the command, the end of dbt's output."""
+    output = ANSI.sub("", proc.stdout + proc.stderr)
     message = ""
     if results_path.exists():
         failed = [
@@ -50,11 +65,9 @@ def failure(command: str, select: list[str], proc, results_path: Path) -> BenchE
         ]
         if failed:
             first = failed[0]
-            name = first["unique_id"].split(".")[-1]
-            kind = first["unique_id"].split(".")[0]
-            text = " ".join((first.get("message") or "").split())
+            kind, *_, name = first["unique_id"].split(".")
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            message = f"{kind} {name}: {text}{more}"
+            message = f"{kind} {name}: {_node_error(first.get('message') or '')}{more}"
     if not message:  # failed before running any node: parse or connection errors
         errors = [line.strip() for line in output.splitlines() if "rror" in line]
         message = errors[0] if errors else f"exit code {proc.returncode}"

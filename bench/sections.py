@@ -51,13 +51,13 @@ class Outcome:
 
 
 def one_line(exc: BaseException) -> str:
-    """The error in one line: the failing command, then the first line of the message."""
+    """The error in one line: the first line of the message, then the failing command."""
     text = str(exc).strip().splitlines()
     message = text[0] if text else type(exc).__name__
     if not isinstance(exc, BenchError | SystemExit):
         message = f"{type(exc).__name__}: {message}"
     command = getattr(exc, "command", "")
-    line = f"`{command}`: {message}" if command else message
+    line = f"{message}; in `{command}`" if command else message  # the error first: it is cut last
     return line if len(line) <= ONE_LINE else line[: ONE_LINE - 1] + "…"
 
 
