@@ -16,7 +16,7 @@ from psycopg import sql
 
 from bench import event_data as data
 from bench import event_hand_sql as hand
-from bench.dbt_runs import DBT, workdir
+from bench.dbt_runs import DBT, failure, workdir
 from bench.environment import Target
 from bench.timing import progress, timed
 from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT
@@ -53,10 +53,11 @@ def dbt(command: str, select: list[str], *extra: str, timeout_s: int = 0) -> Dbt
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
     ]  # fmt: skip
+    results_path = work / "target" / "run_results.json"
+    results_path.unlink(missing_ok=True)  # what is read below is this run's
     seconds, proc = timed(
         lambda: subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     )
-    results_path = work / "target" / "run_results.json"
     if proc.returncode != 0 and timeout_s and results_path.exists():
         failed = [
             r["unique_id"].split(".")[-1]
@@ -66,8 +67,7 @@ def dbt(command: str, select: list[str], *extra: str, timeout_s: int = 0) -> Dbt
         if failed:
             return DbtRun(seconds, 0.0, {}, failed)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise SystemExit(f"bench: `dbt {command} --select {' '.join(select)}` failed:\n{tail}")
+        raise failure(command, select, proc, results_path)
     results = json.loads(results_path.read_text())
     models = {
         r["unique_id"].split(".")[-1]: float(r.get("execution_time") or 0.0)
@@ -228,8 +228,13 @@ EVENT_VIEWS = {"yesgoddess": "stg_yesgoddess__events", "mashups": "stg_mashups__
 
 def prep_selection(systems: list[str]) -> tuple[list[str], list[str]]:
     """Everything the daily marts read, and the systems' staging and quarantine, but no
-    mart: seeds, staging views (and their tests), quarantine tables."""
-    select = [f"+{daily}" for daily in EVENT_DAILY] + [f"source:{s}+" for s in systems]
+    mart: seeds, staging views (and their tests), quarantine tables, the enrichment's
+    staging (raw.user_agents, parsed by `land`). `@source:x` is every model downstream of
+    the app's sources *and all their ancestors*, as Dagster's apps_daily job selects the
+    sources' downstream plus its upstream; on an empty database nothing else is there.
+    (`+tag:daily,path:…` would not do: in an intersection the `+` reaches only the
+    ancestors inside the path.)"""
+    select = [f"@source:{s}" for s in systems]
     return select, ["--exclude", "tag:daily+", "path:models/marts"]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bench.environment import Target
+from bench.sections import BenchError
 from bench.timing import progress, timed
 from dagster_project.ingest.extract_load import extract_load, source_engine
 from dagster_project.ingest.source_tables import SourceTable
@@ -82,7 +83,7 @@ def bench_extract_load(target: Target, rows: int, repeat: int) -> LoadTimes:
             with target.connect() as conn:
                 seconds, result = timed(lambda: extract_load(conn, engine, SPEC))
             if result.rows != rows:
-                raise SystemExit(f"bench: extract-load landed {result.rows:,} of {rows:,} rows")
+                raise BenchError(f"extract-load landed {result.rows:,} of {rows:,} rows")
             el_runs.append(seconds)
             copy_runs.append(timed(lambda: _bare_copy(target))[0])
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+STATUS = "status"  # the unit of a FAILED / SKIPPED line: printed whole, not in columns
+
 
 @dataclass
 class Table:
@@ -11,6 +13,10 @@ class Table:
 
     def section(self, title: str) -> None:
         self.rows.append((title, "", "", ""))
+
+    def status(self, text: str) -> None:
+        """A section's FAILED: … or SKIPPED: … line."""
+        self.rows.append((text, "", STATUS, ""))
 
     def add(self, label: str, value: float | str, unit: str = "", note: str = "") -> None:
         if isinstance(value, float):
@@ -20,9 +26,12 @@ class Table:
         self.rows.append((label, value, unit, note))
 
     def render(self) -> str:
-        width = max(len(r[0]) for r in self.rows if r[1]) + 2
+        width = max((len(r[0]) for r in self.rows if r[1]), default=0) + 2
         lines = []
         for label, value, unit, note in self.rows:
+            if unit == STATUS:
+                lines.append(f"  {label}")
+                continue
             if not value:
                 lines.append(f"\n{label}")
                 continue

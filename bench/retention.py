@@ -31,10 +31,11 @@ ROWS = 1_000_000
 TODAY = date(2026, 4, 1)
 
 
-def _database_url(server_url: str | None = None) -> str:
+def _database_url(server_url: str | None = None, database: str | None = None) -> str:
     """Its own database on the bench's server (the embedded one unless given): the
-    bench drops `raw` there."""
-    database = os.environ.get("ANALYTICS_TEST_DATABASE", "warehouse_bench_retention")
+    bench drops `raw` there. `make bench` names it (never the tests' database); alone,
+    ANALYTICS_TEST_DATABASE or the default."""
+    database = database or os.environ.get("ANALYTICS_TEST_DATABASE", "warehouse_bench_retention")
     if server_url is None:
         server_url = services.start_postgres().postgres_url("postgres")
     with psycopg.connect(server_url, autocommit=True) as admin:
@@ -90,12 +91,14 @@ def _refilled(conn: psycopg.Connection, rows: int) -> None:
     conn.autocommit = False
 
 
-def bench_retention(rows: int = ROWS, server_url: str | None = None) -> RetentionBench:
+def bench_retention(
+    rows: int = ROWS, server_url: str | None = None, database: str | None = None
+) -> RetentionBench:
     """The job's batched deletes, then, on the same rows refilled, seed 003's way: one
     `delete … where occurred_at < horizon` in one transaction."""
     rule = next(r for r in RULES if r.raw_table == "everreach__app_events")
     horizon = horizon_for(TODAY, WINDOW_DAYS)
-    with psycopg.connect(_database_url(server_url)) as conn:
+    with psycopg.connect(_database_url(server_url, database)) as conn:
         _refilled(conn, rows)
         limit = batch_rows()
         started = time.perf_counter()

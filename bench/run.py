@@ -1,14 +1,20 @@
 """`make bench`: speed figures for the gift sync and the gift marts, with the seed's naive
-loop, the Redis/COPY floors and hand-written SQL measured in the same run, the event marts
-and the token economy (docs/PERFORMANCE.md)."""
+loop, the Redis/COPY floors and hand-written SQL measured in the same run, the event marts,
+the token economy, the exports and the raw retention (docs/PERFORMANCE.md).
+
+Each section fails soft: a failed one is reported and marked FAILED in the table, the
+others still run, the exit code is non-zero. `--smoke` runs every section on tiny data in
+a fresh database of its own (a check that the bench works, not figures)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 from bench import (
+    dbt_runs,
     environment,
     event_data,
     events,
@@ -24,10 +30,19 @@ from bench import (
 )
 from bench import extract_load as el
 from bench.report import Table, header, verdict
+from bench.sections import Outcome, Section, run_sections
 from bench.timing import progress
+from dagster_project.settings import analytics_home
 
 SYNC_TARGET = 20_000  # gifts/s
 NAIVE_TARGET = 10  # × naive
+
+# --smoke: every section on seconds of data (the defaults it replaces; explicit flags win)
+SMOKE = {
+    "gifts": 2_000, "mart_gifts": 5_000, "el_rows": 5_000, "event_day_rows": 2_000,
+    "history_day_rows": 500, "ledger_rows": 20_000, "token_runs": 5, "repeat": 1,
+    "export_sizes": "1000,5000", "retention_rows": 10_000,
+}  # fmt: skip
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,40 +98,81 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="run only this section (no gift sync, marts, extract-load or event marts)",
     )
     p.add_argument("--skip-exports", action="store_true", help="skip the export figures")
+    p.add_argument(
+        "--export-sizes",
+        default=",".join(str(n) for n in exports.SIZES),
+        help="the two export sizes in rows, small,large (the memory ratio is large / small)",
+    )
     p.add_argument("--skip-retention", action="store_true", help="skip the raw-retention figures")
+    p.add_argument(
+        "--retention-rows", type=int, default=retention.ROWS, help="rows under the retention"
+    )
     p.add_argument("--repeat", type=int, default=2, help="repetitions; the best one counts")
     p.add_argument("--seed", type=int, default=42, help="simulator seed")
     p.add_argument("--force", action="store_true", help="allow a WAREHOUSE_URL holding gifts")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section on tiny data (seconds of it), in a fresh database of its own "
+        "(WAREHOUSE_URL's database + _bench_smoke, else bench_smoke): does the bench run?",
+    )
+    args = p.parse_args(argv)
+    if args.smoke:
+        p.set_defaults(**SMOKE)
+        args = p.parse_args(argv)
+    args.export_sizes = tuple(int(n) for n in args.export_sizes.split(","))
+    if len(args.export_sizes) != 2 or args.export_sizes[0] >= args.export_sizes[1]:
+        p.error("--export-sizes: two sizes, the smaller first (e.g. 10000,100000)")
+    return args
 
 
-def measure_gifts(target, r, args):
-    end = datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
+def gift_window_end():
+    return datetime.now(UTC).date() - timedelta(days=1)  # a closed window: identical re-runs
+
+
+def measure_sync(target, r, args, end):
+    print("[1/9] sync_gifts (the production path)", flush=True)
+    with target.connect() as conn:
+        return sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
+
+
+def measure_naive(target, r, args, end):
+    print("[2/9] the seed's naive loop on the same dirty set", flush=True)
     with target.connect() as conn, target.connect(autocommit=True) as auto:
-        print("[1/9] sync_gifts (the production path)", flush=True)
-        sync_s, result = sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
-        print("[2/9] the seed's naive loop on the same dirty set", flush=True)
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
         run = naive.run_naive(auto, r, target.keys, args.naive_sample)
         run.differing = sync.differs_from_snapshot(conn)
-        progress(
-            f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
-            f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
-        )
-        print("[3/9] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
-        stages = floors.measure(conn, r, target.keys, run.ids, args.repeat)
-    return sync_s, result, run, stages
+    progress(
+        f"naive: {run.upserted:,} upserted, {run.failed:,} unparseable, "
+        f"{run.differing} differ from the sync's rows, {run.measured_s:.1f}s"
+    )
+    return run
 
 
-def add_sync_rows(table: Table, gifts: int, sync_s: float, result, run) -> None:
+def measure_floors(target, r, args, run):
+    print("[3/9] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+    with target.connect() as conn:
+        return floors.measure(conn, r, target.keys, run.ids, args.repeat)
+
+
+def sync_title(gifts: int) -> str:
+    return f"Gift sync: {gifts:,} dirty gifts, Redis -> raw.gift_analytics"
+
+
+def add_sync_rows(table: Table, gifts: int, sync_s: float, result) -> None:
     rate = gifts / sync_s
-    table.section(f"Gift sync: {gifts:,} dirty gifts, Redis -> raw.gift_analytics")
+    table.section(sync_title(gifts))
     note = f"{result.synced:,} landed, {result.quarantined:,} quarantined"
     table.add("sync_gifts end-to-end (empty raw table)", sync_s, "s", note)
     table.add(
         "sync throughput", rate, "gifts/s", f">= {SYNC_TARGET:,}: {verdict(rate >= SYNC_TARGET)}"
     )
+
+
+def add_naive_rows(table: Table, gifts: int, sync_s: float, run) -> None:
+    """Under the sync's heading (the naive loop is measured against it)."""
+    rate = gifts / sync_s
     how = "all ids measured"
     if run.extrapolated:
         how = f"EXTRAPOLATED from {run.processed:,} of {run.total_ids:,} ids"
@@ -149,7 +205,7 @@ def add_mart_rows(table: Table, target, args) -> None:
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
     note = f"dbt's own elapsed_time {t.dbt_elapsed_s:.2f}s; embed rows {t.embed_rows:,}"
     table.add("dbt run +funnel +activity +embed", t.dbt_s, "s", note)
-    note = "the same models plus their dbt tests (which scan the 1M gifts)"
+    note = f"the same models plus their dbt tests (which scan the {args.mart_gifts:,} gifts)"
     table.add("dbt build +funnel +activity +embed", t.build_s, "s", note)
     table.add("hand-written SQL, funnel + activity", t.hand_s, "s", f"same rows as dbt: {same}")
     table.add("dbt start-up (run of one view)", t.startup_s, "s")
@@ -178,7 +234,7 @@ EVENT_RUN_TARGET = 30.0  # s, dbt run of a 1M-event day through every daily mart
 HISTORY_TARGET = 1.3  # partition time with 60 days of history / with 10
 
 
-def add_event_rows(table: Table, target, args, step: str) -> str:
+def add_event_day_rows(table: Table, target, args, step: str) -> str:
     systems = event_data.systems()
     if not systems:
         table.section("Event marts: no event simulator found (dagster_project/simulate)")
@@ -226,7 +282,18 @@ def add_event_rows(table: Table, target, args, step: str) -> str:
     for model, (n_hand, n_dbt, differ) in t.compare.items():
         if differ or n_hand != n_dbt:
             table.add(f"  differs: {model}", differ, "rows", f"hand {n_hand:,}, dbt {n_dbt:,}")
+    left_out = f"; left out: {', '.join(t.too_slow)}" if t.too_slow else ""
+    return (
+        f"event marts: {args.event_day_rows:,}-event day run {t.run.wall_s:.1f}s "
+        f"({verdict(ok)}), build {t.build.wall_s:.1f}s, dbt/hand "
+        f"{dbt_s / t.hand_total_s:.1f}x, same rows {t.same}{left_out}"
+    )
 
+
+def add_history_rows(table: Table, target, args, step: str) -> str | None:
+    systems = event_data.systems()
+    if not systems:
+        return None
     print(f"{step} event marts: partition cost with 10 and 60 days of history "
           f"({args.history_day_rows:,} events per app and day)", flush=True)  # fmt: skip
     h = events.bench_history(
@@ -254,11 +321,10 @@ def add_event_rows(table: Table, target, args, step: str) -> str:
     note = "seq scan of raw in: " + ", ".join(seq) if seq else "every raw event read is indexed"
     table.add("window reaches the raw index", str(h.pushdown), "", note)
     table.add("  plans", str(h.explain_path.name), "", str(h.explain_path))
-    left_out = f"; left out: {', '.join(t.too_slow)}" if t.too_slow else ""
+    left_out = f"; left out: {', '.join(h.too_slow)}" if h.too_slow else ""
     return (
-        f"event marts: 1M-event day run {t.run.wall_s:.1f}s ({verdict(ok)}), build "
-        f"{t.build.wall_s:.1f}s, dbt/hand {dbt_s / t.hand_total_s:.1f}x, same rows {t.same}; "
-        f"history 60/10 {h.ratio:.2f}x ({verdict(h.ratio <= HISTORY_TARGET)}){left_out}"
+        f"event marts: history {h.depths[-1]}/{h.depths[0]} days {h.ratio:.2f}x "
+        f"({verdict(h.ratio <= HISTORY_TARGET)}){left_out}"
     )
 
 
@@ -332,17 +398,18 @@ def add_token_rows(table: Table, target, args, step: str) -> str:
 
 
 def add_export_rows(table: Table, target, args, step: str) -> str:
-    print(f"{step} exports: transactions, about 10k and 100k rows, CSV and JSON, each in a "
-          "fresh process, against fetch-all-then-write", flush=True)  # fmt: skip
-    t = exports.bench_exports(target, args.repeat)
+    small, large = args.export_sizes
+    print(f"{step} exports: transactions, about {small:,} and {large:,} rows, CSV and JSON, "
+          "each in a fresh process, against fetch-all-then-write", flush=True)  # fmt: skip
+    t = exports.bench_exports(target, args.repeat, args.export_sizes, args.ledger_rows)
     table.section(f"Exports of dataset {exports.DATASET} (marts.fct_wallet_transactions)")
     table.add("wallet data", "-", "", t.data)
     verdicts = []
     for type_ in exports.FORMATS:
-        for size in exports.SIZES:
+        for size in t.sizes:
             ours, naive = t.ours[(type_, size)], t.naive[(type_, size)]
             note = f"{ours.rows / ours.seconds:,.0f} rows/s; {ours.bytes / 2**20:,.1f} MiB file"
-            if type_ == "csv" and size == exports.SIZES[-1]:
+            if type_ == "csv" and size == t.sizes[-1]:
                 ok = ours.seconds <= exports.CSV_TARGET_S
                 note += f"; <= {exports.CSV_TARGET_S:.0f}s: {verdict(ok)}"
                 verdicts.append(f"CSV {ours.rows:,} rows {ours.seconds:.2f}s ({verdict(ok)})")
@@ -357,18 +424,21 @@ def add_export_rows(table: Table, target, args, step: str) -> str:
                       f"{naive.seconds / ours.seconds:.1f}x")  # fmt: skip
         ratio = t.memory_ratio(type_)
         ok = ratio <= exports.MEMORY_TARGET
-        big, small = (t.windows[s][2] for s in reversed(exports.SIZES))
+        big, small = (t.windows[s][2] for s in reversed(t.sizes))
         table.add(f"{type_}: peak memory {big:,} / {small:,} rows", ratio, "x",
                   f"<= {exports.MEMORY_TARGET}: {verdict(ok)}; seed's way "
                   f"{t.memory_ratio(type_, t.naive):.2f}x")  # fmt: skip
-        verdicts.append(f"{type_} memory 100k/10k {ratio:.2f}x ({verdict(ok)})")
+        verdicts.append(f"{type_} memory {big:,}/{small:,} rows {ratio:.2f}x ({verdict(ok)})")
     return "exports: " + "; ".join(verdicts)
 
 
-def add_retention_rows(table: Table, target, step: str) -> str:
-    print(f"{step} retention: the older half of {retention.ROWS:,} EverReach app_events, "
-          "batched (raw_retention) against one delete statement", flush=True)  # fmt: skip
-    t = retention.bench_retention(retention.ROWS, target.warehouse_url)
+def add_retention_rows(table: Table, target, args, step: str) -> str:
+    print(f"{step} retention: the older half of {args.retention_rows:,} EverReach app_events, "
+          f"batched (raw_retention) against one delete statement, in database "
+          f"{target.retention_database}", flush=True)  # fmt: skip
+    t = retention.bench_retention(
+        args.retention_rows, target.warehouse_url, target.retention_database
+    )
     table.section("Raw retention (raw.everreach__app_events, 90-day window)")
     rate = t.deleted / t.seconds
     table.add(f"raw_retention: {t.deleted:,} of {t.rows:,} rows", t.seconds, "s",
@@ -384,59 +454,137 @@ def print_header(target, r, args) -> None:
     with target.connect() as conn:
         about = machine.describe(conn, r)
     source = "from WAREHOUSE_URL" if target.user_url else "embedded server"
+    if target.smoke:
+        source = "fresh smoke database, " + ("WAREHOUSE_URL's server" if target.user_url
+                                             else "embedded server")  # fmt: skip
     where = [
         ("warehouse", f"{target.warehouse_url} ({source})"),
-        ("redis keys", f"{target.keys.prefix}* and {environment.COUNTER_PREFIX}*"),
+        ("redis keys", f"{target.keys.prefix}* and {target.counter_prefix}*"),
         ("repeat", f"best of {args.repeat}"),
     ]
-    print(f"make bench  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
+    if target.smoke:
+        where.append(("size", "SMOKE: tiny data, a check that every section runs; the "
+                              "figures and verdicts say nothing about speed"))  # fmt: skip
+    name = "python -m bench.run --smoke" if target.smoke else "make bench"
+    print(f"{name}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
     print(header(about, where), flush=True)
 
 
-def main(argv=None) -> None:
+def sections(target, r, args) -> list[Section]:
+    """The sections this run does, in order, with what each needs of the ones before."""
+    only_one = args.only is not None  # `--only X`: none of the first six sections
+    end = gift_window_end()
+    got: dict = {}  # what the gift sections hand on
+
+    def gift_sync(table: Table) -> None:
+        got["sync_s"], result = measure_sync(target, r, args, end)
+        add_sync_rows(table, args.gifts, got["sync_s"], result)
+
+    def naive_loop(table: Table) -> None:
+        got["naive"] = measure_naive(target, r, args, end)
+        add_naive_rows(table, args.gifts, got["sync_s"], got["naive"])
+
+    def gift_floors(table: Table) -> None:
+        stages = measure_floors(target, r, args, got["naive"])
+        add_floor_rows(table, args.gifts, got["sync_s"], got["naive"].total_ids, stages)
+
+    out = []
+    if not only_one:
+        out += [
+            Section("gift sync", sync_title(args.gifts), gift_sync, step="[1/9]"),
+            Section(
+                "naive loop",
+                "Naive loop (seed 000) on the same dirty set",
+                naive_loop,
+                needs=("gift sync",),
+                step="[2/9]",
+            ),  # fmt: skip
+            Section(
+                "floors",
+                "Floors and the sync's other stages",
+                gift_floors,
+                needs=("gift sync", "naive loop"),
+                step="[3/9]",
+            ),  # fmt: skip
+        ]
+    if not args.skip_dbt and not only_one:
+        out.append(Section("gift marts", f"Gift marts over {args.mart_gifts:,} gifts",
+                           lambda t: add_mart_rows(t, target, args), step="[4/9]"))  # fmt: skip
+    if not args.skip_el and not only_one:
+        out.append(Section("extract-load", f"Extract-load: {args.el_rows:,} events of one day",
+                           lambda t: add_extract_load_rows(t, target, args),
+                           step="[5/9]"))  # fmt: skip
+    if not args.skip_events and not only_one:
+        out += [
+            Section(
+                "event day",
+                f"Event marts: partition {events.DAY}, {args.event_day_rows:,} events per app",
+                lambda t: add_event_day_rows(t, target, args, "[6/9]"),
+                step="[6/9]",
+            ),  # fmt: skip
+            Section(
+                "event history",
+                f"Event marts: partition {events.DAY} of "
+                f"{args.history_day_rows:,} events per app, with history",
+                lambda t: add_history_rows(t, target, args, "[6/9]"),
+                needs=("event day",),
+                step="[6/9]",
+            ),  # fmt: skip
+        ]
+    if not args.skip_tokens and args.only in (None, "tokens"):
+        out.append(Section("tokens", f"Token economy: {args.ledger_rows:,} ledger rows",
+                           lambda t: add_token_rows(t, target, args, "[7/9]"),
+                           step="[7/9]"))  # fmt: skip
+    if not args.skip_exports and args.only in (None, "exports"):
+        out.append(Section("exports", f"Exports of dataset {exports.DATASET}",
+                           lambda t: add_export_rows(t, target, args, "[8/9]"),
+                           step="[8/9]"))  # fmt: skip
+    if not args.skip_retention and args.only in (None, "retention"):
+        out.append(Section("retention", "Raw retention (raw.everreach__app_events)",
+                           lambda t: add_retention_rows(t, target, args, "[9/9]"),
+                           step="[9/9]"))  # fmt: skip
+    return out
+
+
+def report(table: Table, outcome: Outcome) -> None:
+    if table.rows:
+        print(table.render())
+    for summary in outcome.summaries:
+        print(f"\n{summary}")
+    if outcome.failed:
+        print("\nnot measured:")
+        for name in outcome.failed:
+            print(f"  {name}: {outcome.status[name]}: {outcome.errors[name]}")
+
+
+def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    target = environment.resolve()
-    only_one = args.only is not None  # `--only X`: none of the first six sections
-    run_tokens = not args.skip_tokens and args.only in (None, "tokens")
-    run_exports = not args.skip_exports and args.only in (None, "exports")
-    run_retention = not args.skip_retention and args.only in (None, "retention")
-    if not only_one:
+    target = environment.resolve(smoke=args.smoke)
+    if target.smoke:  # dbt's target and logs, the plan files: apart from `make bench`'s
+        dbt_runs.use_workdir(analytics_home() / "bench" / "smoke" / target.database / "dbt")
+    names = {s.name for s in sections(target, None, args)}  # what the flags leave to run
+    if names & {"gift sync", "gift marts", "extract-load", "event day"}:
         environment.refuse_foreign_data(target, args.force)
-    if run_tokens or run_exports:
+    if names & {"tokens", "exports"}:
         token_data.refuse_foreign_data(target, args.force)
     r = target.redis()
     print_header(target, r, args)
     table = Table()
-    summaries = []
     sync.clear_redis(target, r)  # leftovers of an interrupted run
     try:
-        if not only_one:
-            sync_s, result, run, stages = measure_gifts(target, r, args)
-            add_sync_rows(table, args.gifts, sync_s, result, run)
-            add_floor_rows(table, args.gifts, sync_s, run.total_ids, stages)
-        if not args.skip_dbt and not only_one:
-            add_mart_rows(table, target, args)
-        if not args.skip_el and not only_one:
-            add_extract_load_rows(table, target, args)
-        if not args.skip_events and not only_one:
-            summaries.append(add_event_rows(table, target, args, "[6/9]"))
-        if run_tokens:
-            summaries.append(add_token_rows(table, target, args, "[7/9]"))
-        if run_exports:
-            summaries.append(add_export_rows(table, target, args, "[8/9]"))
-        if run_retention:
-            summaries.append(add_retention_rows(table, target, "[9/9]"))
+        outcome = run_sections(sections(target, r, args), table)
     finally:
         removed = sync.clear_redis(target, r)
         progress(f"removed {removed:,} bench keys from Redis")
-    if table.rows:
-        print(table.render())
-    for summary in summaries:
-        print(f"\n{summary}")
+    report(table, outcome)
     elapsed = time.perf_counter() - started
     print(f"\n(total bench time {elapsed:.0f}s; load average at the end {machine.load()})")
+    if outcome.failed:
+        print(f"bench: {len(outcome.failed)} section(s) not measured: "
+              + ", ".join(outcome.failed))  # fmt: skip
+    return outcome.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

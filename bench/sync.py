@@ -7,7 +7,7 @@ from datetime import date
 import psycopg
 import redis
 
-from bench.environment import COUNTER_PREFIX, Target
+from bench.environment import Target
 from bench.timing import progress, timed
 from dagster_project.ingest.redis_gifts import COLUMNS, SyncResult, sync_gifts
 from dagster_project.ingest.warehouse_tables import ensure_tables
@@ -17,7 +17,7 @@ SCRATCH = "bench_scratch"  # the bench's own schema for snapshots and hand-writt
 
 
 def clear_redis(target: Target, r: redis.Redis) -> int:
-    return clear_gifts(r, prefix=target.keys.prefix, counter_prefix=COUNTER_PREFIX)
+    return clear_gifts(r, prefix=target.keys.prefix, counter_prefix=target.counter_prefix)
 
 
 def fill_redis(target: Target, r: redis.Redis, gifts: int, seed: int, end: date) -> GiftSimulation:
@@ -30,7 +30,7 @@ def fill_redis(target: Target, r: redis.Redis, gifts: int, seed: int, end: date)
             seed=seed,
             end=end,
             prefix=target.keys.prefix,
-            counter_prefix=COUNTER_PREFIX,
+            counter_prefix=target.counter_prefix,
         )
     )
     progress(f"simulated {sim.gifts:,} dirty gifts in Redis in {seconds:.1f}s (untimed)")

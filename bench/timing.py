@@ -19,5 +19,9 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     return min(runs, key=lambda run: run[0])
 
 
+LOG: list[str] = []  # every progress line of the run (a failed section shows its own)
+
+
 def progress(message: str) -> None:
+    LOG.append(message)
     print(f"  .. {message}", flush=True)

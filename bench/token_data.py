@@ -279,9 +279,10 @@ class Generated:
 
 
 def source_url(target: Target) -> str:
-    """The wallet app database of the embedded server; with a WAREHOUSE_URL of the user's,
-    the bench database itself (as the event bench does), never a SOURCE_WALLET_URL."""
-    if target.user_url:
+    """The wallet app database of the embedded server; with a WAREHOUSE_URL of the user's
+    or in the smoke run, the bench database itself (as the event bench does), never a
+    SOURCE_WALLET_URL."""
+    if target.user_url or target.smoke:
         return target.warehouse_url
     return services.start_postgres().postgres_url("wallet")
 
