@@ -30,16 +30,22 @@ YG_EVENTS = """
         r.event_type, r.occurred_at,
         (r.occurred_at at time zone 'utc')::date as date,
         coalesce('actor:' || r.actor_id, 'session:' || r.session_id) as visitor_key,
-        (r.props_json ->> 'revenue_cents')::numeric as revenue_cents,
-        (r.props_json ->> 'engagement_ms')::numeric as engagement_ms
+        coalesce(r.props_json ->> 'revenueCents', r.props_json ->> 'revenue_cents')::numeric
+            as revenue_cents,
+        coalesce(r.props_json ->> 'engagementMs', r.props_json ->> 'engagement_ms')::numeric
+            as engagement_ms
     from raw.yesgoddess__events as r
     where
         r.occurred_at >= {lo} and r.occurred_at < {hi}
         and r.occurred_at <= r.created_at + interval '1 day'
         and r.event_type in (select event_type from staging.yesgoddess_event_types)
         and coalesce(jsonb_typeof(r.props_json) = 'object', false)
-        and coalesce(jsonb_typeof(r.props_json -> 'revenue_cents') in ('number', 'null'), true)
-        and coalesce(jsonb_typeof(r.props_json -> 'engagement_ms') in ('number', 'null'), true)
+        and coalesce(jsonb_typeof(coalesce(
+            nullif(r.props_json -> 'revenueCents', 'null'), r.props_json -> 'revenue_cents'
+        )) in ('number', 'null'), true)
+        and coalesce(jsonb_typeof(coalesce(
+            nullif(r.props_json -> 'engagementMs', 'null'), r.props_json -> 'engagement_ms'
+        )) in ('number', 'null'), true)
     order by r.occurred_at, r.id, r.ingest_seq
 """
 
