@@ -36,6 +36,7 @@ RUN_ELSEWHERE = {
         "the full bench takes minutes to hours and stays out of CI; "
         "tests/integration/test_bench_smoke.py runs every bench section at smoke size"
     ),
+    r"-m bench\.run --smoke\s*(#.*)?$": "tests/integration/test_bench_smoke.py runs it as written",
     r"pytest -m browser": "make test runs the browser tests (tests/browser/)",
     r"^make lint\b": "tests/test_lint.py runs it as written",
 }
