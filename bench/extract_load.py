@@ -31,7 +31,7 @@ select i as ingest_seq,
        'prj_' || (i % 500) as project_id,
        'ast_' || (i % 5000) as ip_asset_id,
        null::text as license_id,
-       jsonb_build_object('engagement_ms', i % 90000, 'country', 'US') as props_json,
+       jsonb_build_object('engagementMs', i % 90000, 'country', 'US') as props_json,
        md5((i / 7)::text) as session_id,
        timestamptz '2026-11-01' + (i * interval '86 ms') + interval '2 s' as created_at
 from generate_series(1::bigint, %(rows)s) as i;

@@ -12,8 +12,8 @@ tokens_out, latency_ms, cost_usd, finish_reason) and ``ai_response_generated`` /
 ``response_liked`` / ``response_disliked`` (``properties.response_id``: the feedback of
 ``ml_response_samples``). Free users hit the paywall (``paywall_shown`` with a
 ``placement``) and sometimes buy; trials last 7 days and convert or expire.
-``context`` holds device, os, app_version and country. Activity follows the clock
-(evening peaks UTC) and the week (quieter weekends).
+``context`` holds platform, app_build, device_model (seed 003's names) and country.
+Activity follows the clock (evening peaks UTC) and the week (quieter weekends).
 
 The mess of `app_events`, each a small configurable share, counted per distinct event id:
 
@@ -365,7 +365,8 @@ class _Generator:
         rng = self.rng
         device, os_ = _pick_device(rng)
         country = _pick_country(rng)
-        context = {"device": device, "os": os_, "app_version": _pick_version(rng),
+        # seed 003's collector: platform, app_build, device_model (plus where they are)
+        context = {"platform": os_, "app_build": _pick_version(rng), "device_model": device,
                    "country": country, "locale": "en-" + country}  # fmt: skip
         return _Person(_uuid(rng), country, context)
 

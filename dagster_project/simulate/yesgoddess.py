@@ -4,7 +4,7 @@ Tables as in DESIGN.md §4 (seed 001's analytics module). Traffic comes in sessi
 returning creators and brands (Zipf-like activity) and anonymous visitors, with a daily
 rhythm (evening peaks UTC), a weekly one (quieter weekends) and leaking funnels:
 project_viewed → asset_viewed → asset_downloaded / license_clicked → license_created
-(``revenue_cents`` in the props). Web and mobile sessions get one `attribution` row for
+(``revenueCents`` in the props). Web and mobile sessions get one `attribution` row for
 their landing event: UTM tags (NULL = direct), referrer, landing page and a real
 user-agent string; device_type/browser/os are mostly NULL, as the app's enrichment job
 often left them.
@@ -19,7 +19,7 @@ summary reports, and what the tests recompute in SQL):
   a free-text ``message`` holding an email);
 - ``malformed``: one of a NULL ``occurred_at``; ``occurred_at`` 2+ days after arrival;
   an event name outside `EVENT_TYPES` (typos such as ``asset_vieewed``); wrong JSON types
-  (``revenue_cents`` as a string or array, ``engagement_ms`` as a string, or the whole
+  (``revenueCents`` as a string or array, ``engagementMs`` as a string, or the whole
   ``props_json`` double-encoded as a JSON string). Malformed events are never late.
 
 Rows are written in arrival order (``ingest_seq`` follows ``created_at``) with COPY.
@@ -541,7 +541,7 @@ class _Generator:
 
     def engaged(self, median_s: float, **extra) -> dict:
         """Props of a view: time spent on it, plus whatever else the view carries."""
-        props = {"engagement_ms": _lognormal(self.rng, median_s * _SEC, 1.0, 300, 30 * _MIN)}
+        props = {"engagementMs": _lognormal(self.rng, median_s * _SEC, 1.0, 300, 30 * _MIN)}
         props.update(extra)
         return props
 
@@ -589,10 +589,10 @@ class _Generator:
         for _ in range(2 + int(self.rng.expovariate(1 / 6))):
             if self.rng.random() < 0.5:
                 path = self.rng.choice(_PAGES)
-                self.add(s, "page_viewed", {"engagement_ms": 150, "path": path})
+                self.add(s, "page_viewed", {"engagementMs": 150, "path": path})
             else:
                 asset_id, project = self.zipf(self.assets)
-                self.add(s, "asset_viewed", {"engagement_ms": 150}, asset_id, project)
+                self.add(s, "asset_viewed", {"engagementMs": 150}, asset_id, project)
 
     def login(self, s: _Session, share: float) -> None:
         if s.source != "api" and self.rng.random() < share:
@@ -655,7 +655,7 @@ class _Generator:
         lic = _cuid(rng)
         self.licenses.append(lic)
         revenue = _lognormal(rng, median, 0.6, 1_000, 5_000_000) // 100 * 100
-        props = {"revenue_cents": revenue, "currency": "USD", "license_type": ltype,
+        props = {"revenueCents": revenue, "currency": "USD", "license_type": ltype,
                  "term_months": rng.choice((1, 3, 6, 12, 12, 24))}  # fmt: skip
         self.add(s, "license_created", props, asset_id, project, lic)
         if rng.random() < 0.5:
@@ -801,11 +801,11 @@ class _Generator:
             occurred = created + 2 * _DAY + rng.randrange(_HOUR, 60 * _DAY)
         elif kind == "unknown_name":
             etype = _typo(rng, etype)
-        elif "revenue_cents" in props:
-            cents = props["revenue_cents"]
-            props["revenue_cents"] = rng.choice((f"{cents / 100:.2f}abc", [cents], f"${cents}"))
-        elif "engagement_ms" in props:
-            props["engagement_ms"] = f"{props['engagement_ms'] / 1000:.1f}s"
+        elif "revenueCents" in props:
+            cents = props["revenueCents"]
+            props["revenueCents"] = rng.choice((f"{cents / 100:.2f}abc", [cents], f"${cents}"))
+        elif "engagementMs" in props:
+            props["engagementMs"] = f"{props['engagementMs'] / 1000:.1f}s"
         else:
             return occurred, etype, True
         return occurred, etype, False

@@ -193,6 +193,6 @@ def test_funnel_leaks_people_return_and_feedback_points_at_responses(er):
     assert placements >= 5 and models == 4
     context_keys = er.execute(
         f"select count(*) from {SCHEMA}.app_events where jsonb_typeof(context) = 'object' "
-        "and not context ?& array['device', 'os', 'app_version', 'country']"
+        "and not context ?& array['platform', 'app_build', 'device_model', 'country']"
     ).fetchone()[0]
     assert context_keys == 0

@@ -87,8 +87,8 @@ def test_the_mess_matches_the_summary(yg):
                    or occurred_at > created_at + interval '1 day'
                    or event_type <> all(%(types)s)
                    or jsonb_typeof(props_json) <> 'object'
-                   or jsonb_typeof(props_json -> 'revenue_cents') <> 'number'
-                   or jsonb_typeof(props_json -> 'engagement_ms') <> 'number'
+                   or jsonb_typeof(props_json -> 'revenueCents') <> 'number'
+                   or jsonb_typeof(props_json -> 'engagementMs') <> 'number'
             ),
             count(distinct id) filter (
                 where props_json::text ~ %(email)s or props_json::text ~ %(phone)s
@@ -185,10 +185,10 @@ def test_sessions_and_leaking_funnels(yg):
     assert events / sessions > 3
     revenue = yg.execute(
         f"""
-        select min((props_json ->> 'revenue_cents')::bigint)
+        select min((props_json ->> 'revenueCents')::bigint)
         from {SCHEMA}.events
         where event_type = 'license_created'
-          and jsonb_typeof(props_json -> 'revenue_cents') = 'number'
+          and jsonb_typeof(props_json -> 'revenueCents') = 'number'
         """
     ).fetchone()[0]
     assert revenue > 0
