@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DEMO_ARGS ?=
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test ui lint bench up down status clean
+.PHONY: demo test faults ui lint bench up down status clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)          ## start embedded services, simulate, run the pipeline, 
 
 test: $(STAMP)          ## the whole test suite against real PostgreSQL, Redis, dbt and Dagster
 	@$(BIN)/pytest
+
+faults: $(STAMP)        ## the fault suite alone (tests/faults/, a few minutes): docs/RELIABILITY.md
+	@$(BIN)/pytest tests/faults
 
 ui: $(STAMP)            ## the Dagster UI on http://127.0.0.1:3000
 	@$(BIN)/analytics ui
