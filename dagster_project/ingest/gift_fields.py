@@ -5,6 +5,7 @@ Pure functions: no Redis, no Postgres, so every rule here is unit-tested on its 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ FIELDS: tuple[Field, ...] = (
 )
 
 INT32_MAX = 2**31 - 1
+# A btree key holds at most ~2,700 bytes: longer ids would abort the whole upsert.
+MAX_GIFT_ID_CHARS = 256
 CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z")
 
 
@@ -105,6 +108,7 @@ def parse_gift(
     so the upsert keeps the landed value; an empty string means "not set" and lands NULL.
     Raises InvalidValue naming every broken field; `latest` bounds timestamps.
     """
+    _check_gift_id(gift_id)
     _check_text(gift_id, values)
     row: list[str | None] = []
     present: list[str] = []
@@ -145,6 +149,26 @@ def _out_of_order(instants: dict[str, datetime], values: dict[str, str]) -> list
         for name, instant in instants.items()
         if instant < created
     ]
+
+
+def _check_gift_id(gift_id: str) -> None:
+    if not gift_id.strip():
+        raise InvalidValue(f"gift id {gift_id!r} is empty; a gift key needs an id after the prefix")
+    if len(gift_id) > MAX_GIFT_ID_CHARS:
+        raise InvalidValue(
+            f"gift {quarantine_key(gift_id)}: the id has {len(gift_id):,} characters, "
+            f"more than the {MAX_GIFT_ID_CHARS} allowed"
+        )
+
+
+def quarantine_key(gift_id: str) -> str:
+    """The id as quarantine.gift_analytics keys it: printable, and an over-long id cut
+    to fit the key's index with a hash of the whole id, so two long ids stay apart."""
+    text = printable_text(gift_id)
+    if len(text) <= MAX_GIFT_ID_CHARS:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{text[:64]}…({len(gift_id):,} chars, sha256 {digest})"
 
 
 def _check_text(gift_id: str, values: dict[str, str]) -> None:

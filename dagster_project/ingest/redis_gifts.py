@@ -25,6 +25,7 @@ from dagster_project.ingest.gift_fields import (
     parse_gift,
     printable,
     printable_text,
+    quarantine_key,
 )
 from dagster_project.ingest.warehouse_tables import ensure_tables
 from dagster_project.settings import DEFAULT_GIFT_KEY_PREFIX
@@ -121,9 +122,30 @@ def read_inflight(
             for gift_id in ids:
                 # as bytes: an id with invalid UTF-8 still names its hash exactly
                 pipe.hgetall(prefix + gift_id.encode("utf-8", "surrogateescape"))
-            yield list(zip(ids, pipe.execute(), strict=True))
+            hashes = pipe.execute(raise_on_error=False)
+            yield list(zip(ids, _name_wrong_types(r, keys, ids, hashes), strict=True))
         if cursor == 0:
             return
+
+
+class NotAHash(str):
+    """In place of a hash: the Redis type the key holds instead (a string, a list, …)."""
+
+
+def _name_wrong_types(r: redis.Redis, keys: GiftKeys, ids: list[str], hashes: list) -> list:
+    """A key holding another type answers WRONGTYPE; one more pipeline asks the few such
+    keys their type, so the gift is quarantined with it instead of failing the batch."""
+    wrong = [i for i, h in enumerate(hashes) if isinstance(h, redis.exceptions.ResponseError)]
+    if not wrong:
+        return hashes
+    if not all("WRONGTYPE" in str(hashes[i]) for i in wrong):
+        raise next(hashes[i] for i in wrong if "WRONGTYPE" not in str(hashes[i]))
+    pipe = r.pipeline(transaction=False)
+    for i in wrong:
+        pipe.type(keys.prefix.encode() + ids[i].encode("utf-8", "surrogateescape"))
+    for i, kind in zip(wrong, pipe.execute(), strict=True):
+        hashes[i] = NotAHash(kind)
+    return hashes
 
 
 # --- parse -------------------------------------------------------------------------
@@ -141,6 +163,13 @@ def parsed_chunks(
     creator = COLUMNS.index("creator_address")
     for batch in batches:
         for gift_id, values in batch:
+            if isinstance(values, NotAHash):
+                reason = (
+                    f"gift {quarantine_key(gift_id)}: its key holds a {values}, not a hash "
+                    "(WRONGTYPE); a gift must be a Redis hash"
+                )
+                rejects.append(_reject(gift_id, reason, {"_redis_type": str(values)}))
+                continue
             if not values:
                 result.missing += 1
                 continue
@@ -161,7 +190,10 @@ def parsed_chunks(
 
 
 def _reject(gift_id: str, reason: str, values: dict[str, str]) -> tuple[str, str, str]:
-    return printable_text(gift_id), reason, json.dumps(printable(values))
+    key, kept = quarantine_key(gift_id), printable(values)
+    if key != printable_text(gift_id):  # a cut id: the whole id stays with the values
+        kept["_gift_id"] = printable_text(gift_id)
+    return key, reason, json.dumps(kept)
 
 
 # --- land --------------------------------------------------------------------------
@@ -294,6 +326,21 @@ def quarantine(conn: psycopg.Connection, rejects: list, result: SyncResult) -> N
 # --- the sync ----------------------------------------------------------------------
 
 
+class RedisUnreachable(ConnectionError):
+    """Redis went away during a sync: what was committed and what the next run does."""
+
+
+def _unreachable(r: redis.Redis, keys: GiftKeys, exc: Exception) -> str:
+    kwargs = r.connection_pool.connection_kwargs
+    where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    return (
+        f"Redis at {where} is unreachable ({exc}). Nothing was lost: gifts already "
+        f"committed to raw.gift_analytics stay, the ids being synced stay in "
+        f"{keys.inflight} (or {keys.dirty}), and the next sync after Redis is back "
+        "resumes them; the upsert lands each gift once."
+    )
+
+
 @dataclass(frozen=True)
 class Hooks:
     """Test hooks around the commit, to drive races and crashes deterministically."""
@@ -331,6 +378,9 @@ def sync_gifts(
             items_quarantined=result.quarantined,
         )
         return result
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        sync_state.record_failure(conn, SYNC_ID, exc)
+        raise RedisUnreachable(_unreachable(r, keys, exc)) from exc
     except BaseException as exc:  # Dagster's run termination is not an Exception
         sync_state.record_failure(conn, SYNC_ID, exc)
         raise
