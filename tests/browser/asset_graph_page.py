@@ -10,6 +10,7 @@ by (group, name), which is unique in a graph; the page reads that geometry back.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,13 @@ class AssetGraphPage:
         if selection:
             path += "~" + quote(selection, safe="") + "/"
         self.driver.get(self.base_url + path)
-        self._wait_for(lambda: self.driver.title == "Global asset lineage", "the page title")
+        # the heading, not document.title: a second visit keeps the title "Dagster"
+        self._wait_for(
+            lambda: self.driver.find_elements(
+                By.XPATH, "//*[not(*)][normalize-space()='Global asset lineage']"
+            ),
+            "the 'Global asset lineage' heading",
+        )
         self._wait_for(
             lambda: self.driver.find_elements(By.CSS_SELECTOR, "svg foreignObject"),
             "graph nodes",
@@ -136,7 +143,8 @@ class AssetGraphPage:
             ),
             "the 'Expand/Collapse all groups' menu item",
         )[0]
-        if ("Expand" if expanded else "Collapse") in item.text:
+        # textContent: .text is empty while the menu is still fading in
+        if ("Expand" if expanded else "Collapse") in item.get_attribute("textContent"):
             item.click()
         self.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
 
@@ -200,6 +208,9 @@ class AssetGraphPage:
             if result:
                 return result
             time.sleep(0.5)
+        shot = Path(tempfile.gettempdir()) / "asset-graph-timeout.png"
+        self.driver.save_screenshot(str(shot))
         raise AssertionError(
-            f"{what} did not appear on {self.driver.current_url} within {RENDER_TIMEOUT_S} s"
+            f"{what} did not appear on {self.driver.current_url} within {RENDER_TIMEOUT_S} s "
+            f"(the page is titled {self.driver.title!r}; screenshot: {shot})"
         )
