@@ -1,8 +1,9 @@
 """Sensors: react to the source systems."""
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+import psycopg
 from dagster import (
     AssetRecordsFilter,
     DagsterRunStatus,
@@ -27,7 +28,7 @@ from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.retention import recorded_horizons
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.jobs import daily_marts_job, gift_refresh_job
-from dagster_project.partitions import daily_partitions
+from dagster_project.partitions import PARTITIONS_START, daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.settings import gift_key_prefix
 
@@ -90,25 +91,10 @@ def _partition_built_at(instance, asset_keys, day: str) -> float | None:
 )
 def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     marks = json.loads(context.cursor) if context.cursor else {}
-    landed: dict[str, dict[str, datetime]] = {}  # day -> {raw table: newest landing}
     with warehouse.connect() as conn:
-        # days before a table's retention horizon are deleted (and their marts kept as
-        # built): a row landing there changes nothing and asks for no rebuild
-        horizons = recorded_horizons(conn)
-        for spec in SOURCE_TABLES:
-            if spec.event_time is None:
-                continue
-            since = marks.get(spec.raw_table)
-            days, newest = landed_days(conn, spec, since and datetime.fromisoformat(since))
-            if newest is not None:
-                marks[spec.raw_table] = newest.isoformat()
-            horizon = horizons.get(spec.raw_table)
-            for day, loaded in days.items():
-                for back in range(spec.days_read_back + 1):
-                    if horizon and day - timedelta(days=back) < horizon:
-                        continue
-                    touched = landed.setdefault((day - timedelta(days=back)).isoformat(), {})
-                    touched[spec.raw_table] = max(loaded, touched.get(spec.raw_table, loaded))
+        landed, failed = _landed_by_day(conn, marks)
+    for table, message in failed.items():
+        context.log.warning(f"late_arrival_sensor skipped raw.{table} this tick: {message}")
     context.update_cursor(json.dumps(marks))
 
     partitions = set(daily_partitions.get_partition_keys())
@@ -129,8 +115,46 @@ def late_arrival_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
             )
         )
     if not requests:
-        return SkipReason(f"no rows landed for already-built days ({len(landed)} days landed)")
+        skipped = "".join(f"; raw.{t} skipped: {m}" for t, m in failed.items())
+        return SkipReason(
+            f"no rows landed for already-built days ({len(landed)} days landed){skipped}"
+        )
     return requests
+
+
+def _landed_by_day(conn, marks: dict) -> tuple[dict[str, dict[str, datetime]], dict[str, str]]:
+    """{day: {raw table: newest landing}} of the rows landed since `marks` (advanced in
+    place), and {raw table: error} of the tables that could not be read. One bad table
+    (a dropped column, a value psycopg cannot read) must not stop the others' rebuilds;
+    its mark stays, so the next tick tries it again."""
+    landed: dict[str, dict[str, datetime]] = {}  # day -> {raw table: newest landing}
+    failed: dict[str, str] = {}
+    # days before a table's retention horizon are deleted (and their marts kept as
+    # built): a row landing there changes nothing and asks for no rebuild
+    horizons = recorded_horizons(conn)
+    first_day = date.fromisoformat(PARTITIONS_START)
+    for spec in SOURCE_TABLES:
+        if spec.event_time is None:
+            continue
+        since = marks.get(spec.raw_table)
+        try:
+            days, newest = landed_days(
+                conn, spec, since and datetime.fromisoformat(since), first_day
+            )
+        except psycopg.Error as exc:
+            conn.rollback()
+            failed[spec.raw_table] = f"{type(exc).__name__}: {exc}".strip()
+            continue
+        if newest is not None:
+            marks[spec.raw_table] = newest.isoformat()
+        horizon = horizons.get(spec.raw_table)
+        for day, loaded in days.items():
+            for back in range(spec.days_read_back + 1):
+                if horizon and day - timedelta(days=back) < horizon:
+                    continue
+                touched = landed.setdefault((day - timedelta(days=back)).isoformat(), {})
+                touched[spec.raw_table] = max(loaded, touched.get(spec.raw_table, loaded))
+    return landed, failed
 
 
 @sensor(

@@ -23,9 +23,7 @@ checked as (
         source.context::jsonb as context,
         source.properties::jsonb as properties,
         case
-            when source.occurred_at is null then 'occurred_at is missing'
-            when source.occurred_at > source.created_at + interval '1 day'
-                then 'occurred_at ' || source.occurred_at || ' is in the future'
+            {{ event_time_rejects('source.occurred_at', 'source.created_at') }}
             when event_types.event_name is null
                 then
                     'event_name ' || quote_literal(source.event_name)

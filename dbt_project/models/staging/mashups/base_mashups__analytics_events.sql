@@ -43,11 +43,7 @@ checked as (
     select
         *,
         case
-            when timestamp is null then 'timestamp is missing'
-            when timestamp > arrived_at + interval '1 day'
-                then
-                    'timestamp ' || timestamp || ' is in the future (arrived '
-                    || arrived_at || ')'
+            {{ event_time_rejects('timestamp', 'arrived_at') }}
             when event_category is null
                 then
                     'event_type ' || quote_literal(event_type)

@@ -31,7 +31,7 @@ final as (
     select
         *,
         case
-            when occurred_at is null then 'occurred_at is missing'
+            {{ event_time_rejects('occurred_at', 'loaded_at') }}
             when user_id is null then 'user_id is missing'
             when amount is null then 'amount is missing'
             when amount <= 0 then 'amount ' || amount || ' is not positive'
@@ -43,10 +43,6 @@ final as (
                 then
                     'token_type ' || coalesce(quote_literal(token_type), 'NULL')
                     || ' is not regular or promo'
-            when occurred_at > loaded_at + interval '1 day'
-                then
-                    'occurred_at ' || occurred_at || ' is in the future (landed '
-                    || loaded_at || ')'
             when direction = 'debit' and balance_after < 0
                 then
                     'overdraft: debit of ' || amount || ' ' || token_type

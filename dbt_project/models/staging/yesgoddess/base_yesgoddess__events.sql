@@ -14,9 +14,7 @@ checked as (
     select
         source.*,
         case
-            when source.occurred_at is null then 'occurred_at is missing'
-            when source.occurred_at > source.created_at + interval '1 day'
-                then 'occurred_at ' || source.occurred_at || ' is in the future'
+            {{ event_time_rejects('source.occurred_at', 'source.created_at') }}
             when event_types.event_type is null
                 then
                     'event_type ' || quote_literal(source.event_type)
