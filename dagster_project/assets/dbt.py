@@ -4,13 +4,15 @@ selector: the daily-partitioned incremental marts (tag `daily`) and everything e
 import json
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, BackfillPolicy, Output
+from dagster import AssetExecutionContext, BackfillPolicy, Failure, Output
 from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
+from dagster_project.dbt_session import dbt_session_settings, explain_lock_timeouts
 from dagster_project.dbt_vars import window_vars
 from dagster_project.local.environment import apply_env
 from dagster_project.partitions import daily_partitions
 from dagster_project.project import dbt_project, ensure_manifest
+from dagster_project.resources import WarehouseResource
 from dagster_project.run_policies import (
     DBT_POOL,
     TRANSIENT_RETRY,
@@ -38,11 +40,30 @@ def run_dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, args: lis
     """Stream a dbt build's events; when it fails, raise a Failure naming each failed model
     or test (and its failing rows), retried only when dbt lost its connection."""
     with failures_classified("dbt build"):
-        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        with dbt_session_settings():  # lock and statement timeouts
+            invocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
     if not invocation.is_successful():
         error = invocation.get_error()
-        raise dbt_failure(_run_results(invocation), invocation.manifest, str(error or ""))
+        results = _run_results(invocation)
+        failure = dbt_failure(results, invocation.manifest, str(error or ""))
+        raise _with_lock_holders(failure, results)
+
+
+def _with_lock_holders(failure: Failure, run_results: dict | None) -> Failure:
+    """A lock timeout says only that dbt gave up: add who holds each lock, and how to end it."""
+    holders = explain_lock_timeouts(run_results, WarehouseResource().connect)
+    if not holders:
+        return failure
+    notes = [
+        f"{relation} is locked by " + ("; ".join(lines) or "a session that has since ended")
+        for relation, lines in holders.items()
+    ]
+    return Failure(
+        description="\n".join([failure.description or "", *notes]),
+        metadata={**failure.metadata, "lock_holders": "\n".join(notes)},
+        allow_retries=False,
+    )
 
 
 @dbt_assets(
