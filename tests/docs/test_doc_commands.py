@@ -39,6 +39,7 @@ RUN_ELSEWHERE = {
     r"-m bench\.run --smoke\s*(#.*)?$": "tests/integration/test_bench_smoke.py runs it as written",
     r"pytest -m browser": "make test runs the browser tests (tests/browser/)",
     r"^make lint\b": "tests/test_lint.py runs it as written",
+    r"^make faults\b": "make test runs tests/faults/, which is all `make faults` runs",
 }
 
 # the reader's own servers in the docs -> the test's embedded ones (from `analytics env`)
