@@ -379,8 +379,9 @@ def sync_gifts(
         )
         return result
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        sync_state.record_failure(conn, SYNC_ID, exc)
-        raise RedisUnreachable(_unreachable(r, keys, exc)) from exc
+        unreachable = RedisUnreachable(_unreachable(r, keys, exc))
+        sync_state.record_failure(conn, SYNC_ID, unreachable)
+        raise unreachable from exc
     except BaseException as exc:  # Dagster's run termination is not an Exception
         sync_state.record_failure(conn, SYNC_ID, exc)
         raise

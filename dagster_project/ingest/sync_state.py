@@ -46,11 +46,16 @@ def record(conn: psycopg.Connection, sync_id: str, status: str, **fields) -> Non
 
 
 def record_failure(conn: psycopg.Connection, sync_id: str, exc: BaseException) -> None:
-    """Best effort: a lost connection cannot record anything, and must not hide `exc`."""
+    """Best effort: a lost connection cannot record anything, and must not hide `exc`.
+    The counts describe the run of `last_run_at`, so a failed run zeroes them rather than
+    leave the last success's figures beside its error."""
     with contextlib.suppress(psycopg.Error):
         conn.rollback()
         message = f"{type(exc).__name__}: {exc}"[:2000]
-        record(conn, sync_id, "error", last_run_at=_now(conn), error_message=message)
+        record(
+            conn, sync_id, "error", last_run_at=_now(conn), error_message=message,
+            items_processed=0, items_quarantined=0,
+        )  # fmt: skip
 
 
 def _now(conn: psycopg.Connection):

@@ -109,11 +109,16 @@ def test_redis_gone_at_start_says_so_and_the_next_run_syncs(conn, private_redis)
     r = private_redis.client()
     keys = GiftKeys("gift:analytics:")
     gift_fixture.load(r, keys.prefix, GOOD)
+    sync_gifts(conn, r, keys=keys)
+    gift_fixture.load(r, keys.prefix, GOOD)  # dirty again: the next sync has work
     private_redis.stop()
 
     with pytest.raises(RedisUnreachable, match=rf"Redis at 127.0.0.1:{private_redis.port}/0"):
         sync_gifts(conn, r, keys=keys)
-    assert _state(conn)[0] == "error"
+    status, processed, quarantined, message = _state(conn)
+    # the error's row says nothing was processed, not the last success's figures
+    assert (status, processed, quarantined) == ("error", 0, 0)
+    assert message.startswith(f"RedisUnreachable: Redis at 127.0.0.1:{private_redis.port}/0")
 
     private_redis.start()
     result = sync_gifts(conn, r, keys=keys)
