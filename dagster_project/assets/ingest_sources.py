@@ -5,6 +5,7 @@ import os
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
 from dagster_project.checks.freshness import NIGHTLY, raw_freshness_policy
+from dagster_project.ingest.deletions import detect_deletions
 from dagster_project.ingest.extract_load import extract_load, source_engine
 from dagster_project.ingest.source_tables import SourceTable
 from dagster_project.local.environment import apply_env
@@ -38,6 +39,7 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
         description=(
             f"{spec.system}.{spec.table} from {spec.url_env}, incremental by "
             f"{spec.cursor} (overlap {spec.overlap}), upserted by {', '.join(spec.primary_key)}."
+            + (" Rows deleted at the source get _deleted_at." if spec.detect_deletes else "")
         ),
     )
     def _load(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -48,16 +50,25 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
                 warehouse.connect() as conn,
             ):
                 result = extract_load(conn, engine, spec)
+                deletions = detect_deletions(conn, engine, spec) if spec.detect_deletes else None
         finally:
             engine.dispose()
         context.log.info(f"landed {result.rows} rows; cursor {result.cursor_after}")
-        return MaterializeResult(
-            metadata={
-                "rows_landed": result.rows,
-                "cursor": result.cursor_after or "",
-                "cursor_before": result.cursor_before or "",
-                "added_columns": ", ".join(result.added_columns),
+        metadata = {
+            "rows_landed": result.rows,
+            "cursor": result.cursor_after or "",
+            "cursor_before": result.cursor_before or "",
+            "added_columns": ", ".join(result.added_columns),
+        }
+        if deletions:
+            context.log.info(
+                f"deletion check: {deletions.keys_at_source} keys at the source, "
+                f"{deletions.deleted} rows deleted there, {deletions.restored} back"
+            )
+            metadata |= {
+                "rows_deleted_at_source": deletions.deleted,
+                "rows_restored_at_source": deletions.restored,
             }
-        )
+        return MaterializeResult(metadata=metadata)
 
     return _load

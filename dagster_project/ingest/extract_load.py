@@ -18,6 +18,7 @@ from psycopg import sql
 from sqlalchemy.dialects import postgresql
 
 from dagster_project.ingest import sync_state
+from dagster_project.ingest.deletions import DELETED_AT
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
 
@@ -82,6 +83,7 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
         defs.append(sql.SQL("primary key ({})").format(_idents(spec.primary_key)))
         conn.execute(sql.SQL("create table {} ({})").format(table, sql.SQL(", ").join(defs)))
         _ensure_indexes(conn, spec)
+        _ensure_deleted_column(conn, spec)
         return []
     _ensure_indexes(conn, spec)
     landed = {
@@ -92,6 +94,8 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
             [spec.raw_table],
         )
     }
+    if DELETED_AT not in landed:  # ALTER locks the table: only when it is missing
+        _ensure_deleted_column(conn, spec)
     added = [c for c in columns if c not in landed]
     for col in added:
         conn.execute(
@@ -100,6 +104,16 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
             )
         )
     return added
+
+
+def _ensure_deleted_column(conn: psycopg.Connection, spec: SourceTable) -> None:
+    """`_deleted_at` on the tables checked for hard deletes (ingest/deletions.py)."""
+    if spec.detect_deletes:
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} timestamptz").format(
+                sql.Identifier("raw", spec.raw_table), sql.Identifier(DELETED_AT)
+            )
+        )
 
 
 def _ensure_indexes(conn: psycopg.Connection, spec: SourceTable) -> None:

@@ -29,6 +29,8 @@ class SourceTable:
     days_read_back: int = 0
     # more raw columns to index (join keys); `_loaded_at` and event_time always are
     indexes: tuple[str, ...] = ()
+    # rows are hard-deleted at the source: each load compares keys (ingest/deletions.py)
+    detect_deletes: bool = False
 
     @property
     def raw_indexes(self) -> tuple[str, ...]:
@@ -91,13 +93,16 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
     # referrals and authorizations change status too, so they are read by updated_at.
     SourceTable("wallet", "users", ("id",), "created_at"),
     SourceTable("wallet", "wallet_ledger", ("id",), "occurred_at", event_time="occurred_at"),
-    SourceTable("wallet", "purchases", ("id",), "updated_at", event_time="created_at"),
-    SourceTable("wallet", "referrals", ("id",), "updated_at"),
-    SourceTable("wallet", "authorizations", ("id",), "updated_at"),
+    SourceTable(
+        "wallet", "purchases", ("id",), "updated_at", event_time="created_at", detect_deletes=True
+    ),
+    SourceTable("wallet", "referrals", ("id",), "updated_at", detect_deletes=True),
+    SourceTable("wallet", "authorizations", ("id",), "updated_at", detect_deletes=True),
     # CryptoGift's DAO side: tasks and referrals move through statuses (read by updated_at);
-    # codes and rewards are written once.
-    SourceTable("cryptogift", "tasks", ("id",), "updated_at"),
+    # codes and rewards are written once. The mutable tables (and rewards, which an admin
+    # may revoke) are checked for hard deletes.
+    SourceTable("cryptogift", "tasks", ("id",), "updated_at", detect_deletes=True),
     SourceTable("cryptogift", "referral_codes", ("id",), "created_at"),
-    SourceTable("cryptogift", "referrals", ("id",), "updated_at"),
-    SourceTable("cryptogift", "referral_rewards", ("id",), "created_at"),
+    SourceTable("cryptogift", "referrals", ("id",), "updated_at", detect_deletes=True),
+    SourceTable("cryptogift", "referral_rewards", ("id",), "created_at", detect_deletes=True),
 )

@@ -3,6 +3,8 @@
 -- stg_cryptogift__referrals keeps the usable rows, quarantine.cryptogift__referrals the rest.
 with source as (
     select * from {{ source('cryptogift', 'cryptogift__referrals') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 typed as (

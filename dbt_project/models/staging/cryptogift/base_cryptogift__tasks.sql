@@ -3,6 +3,8 @@
 -- stg_cryptogift__tasks keeps the usable rows, quarantine.cryptogift__tasks the rest.
 with source as (
     select * from {{ source('cryptogift', 'cryptogift__tasks') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 typed as (

@@ -1,6 +1,8 @@
 -- CryptoGift referral rewards in CGC: 0–2 per referral, pending or completed.
 with source as (
     select * from {{ source('cryptogift', 'cryptogift__referral_rewards') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 final as (

@@ -1,6 +1,8 @@
 -- Token holds (created, held, then captured, voided or expired) with their current status.
 with source as (
     select * from {{ source('wallet', 'wallet__authorizations') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 final as (

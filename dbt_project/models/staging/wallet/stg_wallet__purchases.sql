@@ -2,6 +2,8 @@
 -- created, the day its revenue counts on.
 with source as (
     select * from {{ source('wallet', 'wallet__purchases') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 final as (

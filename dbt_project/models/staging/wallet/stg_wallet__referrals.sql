@@ -1,6 +1,8 @@
 -- Referral-campaign referrals with their current status.
 with source as (
     select * from {{ source('wallet', 'wallet__referrals') }}
+    -- rows deleted in the app database stay in raw, marked (ingest/deletions.py)
+    where _deleted_at is null
 ),
 
 final as (
