@@ -7,7 +7,12 @@ import redis
 from dagster import ConfigurableResource
 
 from dagster_project.local.environment import apply_env
-from dagster_project.settings import libpq_url
+from dagster_project.settings import libpq_url, redact
+
+
+class WarehouseUnreachable(ConnectionError):
+    """The warehouse refused or dropped the connection: which one, and what to do. A
+    ConnectionError, so the retry policy still retries it (run_policies.py)."""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -22,7 +27,16 @@ class WarehouseResource(ConfigurableResource):
         return os.environ["WAREHOUSE_URL"]
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(libpq_url(self.resolved_url()), application_name="analytics-dagster")
+        url = self.resolved_url()
+        try:
+            return psycopg.connect(libpq_url(url), application_name="analytics-dagster")
+        except psycopg.OperationalError as exc:
+            raise WarehouseUnreachable(
+                f"the warehouse at {redact(url)} (WAREHOUSE_URL) cannot be reached: "
+                f"{' '.join(str(exc).split())}. Start it (`make up` for the embedded one) or "
+                "point WAREHOUSE_URL at a running PostgreSQL; nothing was read or written, "
+                "and the retry (or the next run) starts from the same place."
+            ) from exc
 
 
 class RedisResource(ConfigurableResource):

