@@ -42,6 +42,11 @@
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
     {#- rows of days whose raw rows retention deleted stay as built (macros/retention.sql) -#}
     {%- set kept = retention_kept_rows(column) -%}
+    {#- two builds of one window at once (a hand `dbt run` beside Dagster's) would deadlock
+        on the deleted rows, or miss each other's inserts: the second waits for the first
+        to commit (readers are not blocked; dbt's lock_timeout bounds the wait) -#}
+    lock table {{ target }} in share row exclusive mode;
+
     delete from {{ target }}
     where
         {{ column }} >= {% if grain %}date_trunc('{{ grain }}', {{ window_start() }})::date
