@@ -12,6 +12,7 @@ writes anywhere else.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -25,7 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from dagster_project.exports.datasets import (
     DATASETS,
@@ -101,6 +102,22 @@ def exports_dir() -> Path:
 
 def new_id() -> str:
     return ulid(int(time.time() * 1000), secrets.randbits(60), secrets.randbits(20))
+
+
+def _int_or_digits(digits: str) -> int | str:
+    """json's int(); past Python's 4,300-digit limit the digits stay text: the same value to
+    a filter (compared as text), and no ValueError for whoever reads the row."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
+def _dict_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A dict-row cursor whose jsonb loader takes an integer of any length: a row inserted
+    by hand never makes reading ops.export_requests (the sensor, `export list`) fail."""
+    set_json_loads(lambda text: json.loads(text, parse_int=_int_or_digits), conn)
+    return conn.cursor(row_factory=dict_row)
 
 
 def check_id(request_id: Any) -> str:
@@ -305,7 +322,7 @@ def get_request(conn: psycopg.Connection, request_id: str) -> dict | None:
 
 
 def _row(conn: psycopg.Connection, request_id: str) -> dict | None:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with _dict_cursor(conn) as cur:
         row = cur.execute(
             sql.SQL("select {} from ops.export_requests where id = %s").format(
                 sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
@@ -320,7 +337,7 @@ def list_requests(
     conn: psycopg.Connection, *, status: str | None = None, limit: int = 50
 ) -> list[dict]:
     ensure_tables(conn)
-    with conn.cursor(row_factory=dict_row) as cur:
+    with _dict_cursor(conn) as cur:
         rows = cur.execute(
             sql.SQL(
                 "select {} from ops.export_requests where %(status)s::text is null "
@@ -355,7 +372,7 @@ def screen_preparing(
     inserted by hand with a bad id, dataset, format, range or filter never reaches a run
     and never holds up the requests behind it."""
     ensure_tables(conn)
-    with conn.cursor(row_factory=dict_row) as cur:
+    with _dict_cursor(conn) as cur:
         rows = cur.execute(
             "select id, type, dataset, filters from ops.export_requests "
             "where status = 'preparing' order by created_at, id limit %s",
