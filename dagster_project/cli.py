@@ -187,8 +187,13 @@ def _cmd_export_request(args) -> int:
 
 
 def _cmd_export_status(args) -> int:
-    from dagster_project.exports.service import get_request
+    from dagster_project.exports.service import ExportError, check_id, get_request
 
+    try:
+        check_id(args.id)  # before connecting: a bad id needs no warehouse to be refused
+    except ExportError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
     with _warehouse() as conn:
         row = get_request(conn, args.id)
     if row is None:

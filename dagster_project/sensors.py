@@ -22,7 +22,7 @@ from dagster_project.exports.ops import (
     export_file_job,
     live_export_request_ids,
 )
-from dagster_project.exports.service import preparing_ids
+from dagster_project.exports.service import screen_preparing
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
 from dagster_project.ingest.retention import recorded_horizons
@@ -164,15 +164,20 @@ def _landed_by_day(conn, marks: dict) -> tuple[dict[str, dict[str, datetime]], d
     description=(
         "Every 30 seconds: one export_file run per export request still `preparing` in "
         "ops.export_requests (from `analytics export request`, or a row inserted by hand), "
-        "with run key = the request id, so a request is never run twice. A request whose "
-        f"run ended without finishing it is failed after {STUCK_AFTER_MINUTES} minutes."
+        "with run key = the request id, so a request is never run twice. A request with a "
+        "bad id, dataset, format, range or filter is failed with the reason instead. A "
+        f"request whose run ended without finishing it is failed after {STUCK_AFTER_MINUTES} "
+        "minutes."
     ),
 )
 def export_request_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
-        pending = preparing_ids(conn)
+        pending, rejected = screen_preparing(conn)
+        for request_id, code, message in rejected:
+            context.log.warning(f"export request {request_id!r} failed ({code}): {message}")
         if not pending:
-            return SkipReason("no export request is preparing")
+            failed = f" ({len(rejected)} invalid one(s) failed)" if rejected else ""
+            return SkipReason(f"no export request is preparing{failed}")
         launched = _requests_with_runs(context.instance, [rid for rid, _, _ in pending])
         new = [(rid, dataset, type_) for rid, dataset, type_ in pending if rid not in launched]
         live = live_export_request_ids(context.instance) | {rid for rid, _, _ in new}

@@ -122,7 +122,8 @@ def export_file_job():
     name="clean_up_exports",
     description=(
         "Mark ready exports past expires_at `expired` and delete their files (and `.partial` "
-        f"files of killed writers); fail requests `preparing` for {STUCK_AFTER_MINUTES} "
+        "files of killed writers) — only inside ANALYTICS_HOME/exports/, any other file_path "
+        f"is kept and reported; fail requests `preparing` for {STUCK_AFTER_MINUTES} "
         "minutes with no live export_file run."
     ),
 )
@@ -134,6 +135,11 @@ def clean_up_exports(context: OpExecutionContext, warehouse: WarehouseResource) 
         f"expired {len(done.expired)} export(s), deleted {done.files_deleted} file(s) and "
         f"{done.partials_deleted} partial file(s); failed {len(stuck)} stuck request(s)"
     )
+    for request_id, file_path in done.refused:
+        context.log.warning(
+            f"export {request_id}: file_path {file_path!r} is outside the exports directory: "
+            "not deleted"
+        )
     return Output(
         len(done.expired),
         metadata={
@@ -141,6 +147,8 @@ def clean_up_exports(context: OpExecutionContext, warehouse: WarehouseResource) 
             "files_deleted": done.files_deleted,
             "partials_deleted": done.partials_deleted,
             "stuck_failed": len(stuck),
+            "files_refused": len(done.refused),
+            "refused": "; ".join(f"{rid}: {path}" for rid, path in done.refused[:20]),
             "expired_ids": ", ".join(done.expired[:20]),
             "stuck_ids": ", ".join(stuck[:20]),
         },
