@@ -50,10 +50,14 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
                 result = extract_load(conn, engine, spec)
         finally:
             engine.dispose()
-        context.log.info(f"landed {result.rows} rows; cursor {result.cursor_after}")
+        context.log.info(
+            f"landed {result.rows} rows, quarantined {result.quarantined} "
+            f"(quarantine.source_rows); cursor {result.cursor_after}"
+        )
         return MaterializeResult(
             metadata={
                 "rows_landed": result.rows,
+                "rows_quarantined": result.quarantined,
                 "cursor": result.cursor_after or "",
                 "cursor_before": result.cursor_before or "",
                 "added_columns": ", ".join(result.added_columns),
