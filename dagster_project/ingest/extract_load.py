@@ -38,6 +38,7 @@ class LoadResult:
     cursor_before: str | None = None
     cursor_after: str | None = None
     added_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)  # in raw, gone at the source
     quarantined: int = 0  # rows read but rejected into quarantine.source_rows
 
 
@@ -97,14 +98,7 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
         _ensure_indexes(conn, spec)
         return []
     _ensure_indexes(conn, spec)
-    landed = {
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = %s",
-            [spec.raw_table],
-        )
-    }
+    landed = _landed_columns(conn, spec)
     added = [c for c in columns if c not in landed]
     for col in added:
         conn.execute(
@@ -113,6 +107,23 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
             )
         )
     return added
+
+
+def _landed_columns(conn: psycopg.Connection, spec: SourceTable) -> set[str]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = %s",
+            [spec.raw_table],
+        )
+    }
+
+
+def missing_columns(conn: psycopg.Connection, spec: SourceTable, columns) -> list[str]:
+    """Raw columns the source no longer has (dropped or renamed there): the rows that
+    land from now on have them NULL, which would pass unnoticed without a warning."""
+    return sorted(_landed_columns(conn, spec) - set(columns) - {LOADED_AT})
 
 
 def _ensure_indexes(conn: psycopg.Connection, spec: SourceTable) -> None:
@@ -283,6 +294,7 @@ def _extract_load(conn, engine, spec: SourceTable, chunk_rows: int) -> LoadResul
     conn.execute("set local time zone 'UTC'")
     types_by_column = source_columns(engine, spec)
     result.added_columns = ensure_raw_table(conn, spec, types_by_column)
+    result.missing_columns = missing_columns(conn, spec, types_by_column)
     conn.execute(
         sql.SQL("create temp table el_batch (like {} including defaults) on commit drop").format(
             sql.Identifier("raw", spec.raw_table)

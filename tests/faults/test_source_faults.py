@@ -305,3 +305,30 @@ def test_a_streamed_source_quarantines_the_same_way(conn, tmp_path):
     assert rejects["3"].startswith("qty='lots' is not a valid integer")
     assert rejects["<null>"] == "id is NULL: the primary key (id) is required"
     assert result.cursor_after == "50"
+
+
+def test_a_column_dropped_at_the_source_is_reported_and_rows_still_land(
+    app, conn, warehouse_url, monkeypatch
+):
+    from dagster import materialize
+
+    from dagster_project.assets.ingest_sources import source_table_asset
+    from dagster_project.resources import WarehouseResource
+
+    monkeypatch.setenv(PURCHASES.url_env, warehouse_url)
+    assets, resources = [source_table_asset(PURCHASES)], {"warehouse": WarehouseResource()}
+    _purchases(app, [1])
+    materialize(assets, resources=resources)
+    app.execute(f"alter table {SCHEMA}.purchases drop column provider")
+    app.execute(f"insert into {SCHEMA}.purchases select 2, user_id, status, tokens, amount_inr, "
+                f"created_at, now() from {SCHEMA}.purchases")  # fmt: skip
+
+    result = materialize(assets, resources=resources)
+
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["columns_missing_at_source"] == "provider"
+    assert conn.execute(
+        "select id, provider from raw.wallet__purchases order by id"
+    ).fetchall() == [(1, "razorpay"), (2, None)]
