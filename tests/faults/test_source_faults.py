@@ -121,6 +121,19 @@ def test_the_run_after_a_bad_key_is_green_and_lands_new_rows(app, conn, load):
     assert _state(conn, PURCHASES)[0] == "idle"
 
 
+def test_the_cursor_moves_past_bad_rows_so_they_are_not_offered_forever(app, conn, load):
+    _without_primary_key(app)
+    _purchases(app, [1, None], updated_at="now() - interval '3 hours'")
+    _purchases(app, [2], updated_at="now()")
+    assert load(PURCHASES).quarantined == 1
+
+    _purchases(app, [3], updated_at="now()")
+    later = load(PURCHASES)  # reads from the cursor minus the 1 h overlap: not 3 h back
+
+    assert (later.rows, later.quarantined) == (1, 0)
+    assert _state(conn, PURCHASES) == ("idle", 0, None)
+
+
 def test_a_value_that_no_longer_fits_the_raw_type_is_quarantined(app, conn, load):
     load(PURCHASES)  # raw.wallet__purchases.tokens is bigint, as at the source
     app.execute(f"alter table {SCHEMA}.purchases alter column tokens type text")
