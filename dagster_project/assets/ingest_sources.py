@@ -5,8 +5,8 @@ import os
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
 from dagster_project.checks.freshness import NIGHTLY, raw_freshness_policy
-from dagster_project.ingest.deletions import detect_deletions
-from dagster_project.ingest.extract_load import extract_load, source_engine
+from dagster_project.ingest.deletions import DeletionCheck, detect_deletions
+from dagster_project.ingest.extract_load import LoadResult, extract_load, source_engine
 from dagster_project.ingest.source_tables import SourceTable
 from dagster_project.local.environment import apply_env
 from dagster_project.resources import WarehouseResource
@@ -53,22 +53,44 @@ def source_table_asset(spec: SourceTable) -> AssetsDefinition:
                 deletions = detect_deletions(conn, engine, spec) if spec.detect_deletes else None
         finally:
             engine.dispose()
-        context.log.info(f"landed {result.rows} rows; cursor {result.cursor_after}")
-        metadata = {
-            "rows_landed": result.rows,
-            "cursor": result.cursor_after or "",
-            "cursor_before": result.cursor_before or "",
-            "added_columns": ", ".join(result.added_columns),
-        }
-        if deletions:
-            context.log.info(
-                f"deletion check: {deletions.keys_at_source} keys at the source, "
-                f"{deletions.deleted} rows deleted there, {deletions.restored} back"
-            )
-            metadata |= {
-                "rows_deleted_at_source": deletions.deleted,
-                "rows_restored_at_source": deletions.restored,
-            }
-        return MaterializeResult(metadata=metadata)
+        return _reported(context, spec, result, deletions)
 
     return _load
+
+
+def _reported(
+    context: AssetExecutionContext,
+    spec: SourceTable,
+    result: LoadResult,
+    deletions: DeletionCheck | None,
+) -> MaterializeResult:
+    """The load in the run's log and the materialization's metadata; a column gone at the
+    source is a warning, since its rows keep landing (with it NULL)."""
+    context.log.info(
+        f"landed {result.rows} rows, quarantined {result.quarantined} "
+        f"(quarantine.source_rows); cursor {result.cursor_after}"
+    )
+    if result.missing_columns:
+        context.log.warning(
+            f"{spec.system}.{spec.table} no longer has {', '.join(result.missing_columns)}: "
+            f"rows land with them NULL in raw.{spec.raw_table}. Restore them at the source, "
+            "or change the models that read them"
+        )
+    metadata = {
+        "rows_landed": result.rows,
+        "rows_quarantined": result.quarantined,
+        "cursor": result.cursor_after or "",
+        "cursor_before": result.cursor_before or "",
+        "added_columns": ", ".join(result.added_columns),
+        "columns_missing_at_source": ", ".join(result.missing_columns),
+    }
+    if deletions:
+        context.log.info(
+            f"deletion check: {deletions.keys_at_source} keys at the source, "
+            f"{deletions.deleted} rows deleted there, {deletions.restored} back"
+        )
+        metadata |= {
+            "rows_deleted_at_source": deletions.deleted,
+            "rows_restored_at_source": deletions.restored,
+        }
+    return MaterializeResult(metadata=metadata)

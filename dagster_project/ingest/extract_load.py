@@ -5,10 +5,17 @@ a server-side cursor (constant memory), COPY them in chunks into a temp table, u
 each chunk by primary key, and store the new cursor in ops.sync_state in the same
 transaction — so the cursor never runs ahead of the data. A column added to the source
 is added to `raw` before the rows that carry it land.
+
+A batch lands inside a savepoint; if one of its rows breaks it (a NULL or repeated primary
+key, a value the raw column's type cannot hold), the batch is read again through the
+validating path (source_rejects.py): the bad rows go to quarantine.source_rows with a
+reason, the rest lands, and the cursor moves past them all.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -17,7 +24,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql
 
-from dagster_project.ingest import sync_state
+from dagster_project.ingest import source_rejects, sync_state
 from dagster_project.ingest.deletions import DELETED_AT
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
@@ -32,6 +39,8 @@ class LoadResult:
     cursor_before: str | None = None
     cursor_after: str | None = None
     added_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)  # in raw, gone at the source
+    quarantined: int = 0  # rows read but rejected into quarantine.source_rows
 
 
 def source_engine(url: str) -> sa.Engine:
@@ -48,14 +57,19 @@ def source_columns(engine: sa.Engine, spec: SourceTable) -> dict[str, str]:
     except sa.exc.NoSuchTableError:
         columns = []
     if not columns:
+        where = f", schema {spec.schema!r}" if spec.schema else ""
         raise LookupError(
             f"{spec.system}: table {spec.table!r} not found in {spec.url_env} "
-            f"({engine.url.render_as_string(hide_password=True)})"
+            f"({engine.url.render_as_string(hide_password=True)}{where}); create it there "
+            f"(docs/SOURCES.md has its columns) or point {spec.url_env} at the database "
+            "that holds it. Nothing was landed for it, and its cursor did not move."
         )
     return {c["name"]: _pg_type(c["type"]) for c in columns}
 
 
 def _pg_type(column_type: sa.types.TypeEngine) -> str:
+    if isinstance(column_type, sa.JSON):  # staging reads jsonb; json would fail there later
+        return "JSONB"
     try:
         return column_type.compile(dialect=postgresql.dialect())
     except Exception:  # a source type PostgreSQL has no name for lands as text
@@ -86,14 +100,7 @@ def ensure_raw_table(conn: psycopg.Connection, spec: SourceTable, columns: dict)
         _ensure_deleted_column(conn, spec)
         return []
     _ensure_indexes(conn, spec)
-    landed = {
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = %s",
-            [spec.raw_table],
-        )
-    }
+    landed = _landed_columns(conn, spec)
     if DELETED_AT not in landed:  # ALTER locks the table: only when it is missing
         _ensure_deleted_column(conn, spec)
     added = [c for c in columns if c not in landed]
@@ -114,6 +121,23 @@ def _ensure_deleted_column(conn: psycopg.Connection, spec: SourceTable) -> None:
                 sql.Identifier("raw", spec.raw_table), sql.Identifier(DELETED_AT)
             )
         )
+
+
+def _landed_columns(conn: psycopg.Connection, spec: SourceTable) -> set[str]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = %s",
+            [spec.raw_table],
+        )
+    }
+
+
+def missing_columns(conn: psycopg.Connection, spec: SourceTable, columns) -> list[str]:
+    """Raw columns the source no longer has (dropped or renamed there): the rows that
+    land from now on have them NULL, which would pass unnoticed without a warning."""
+    return sorted(_landed_columns(conn, spec) - set(columns) - {LOADED_AT, DELETED_AT})
 
 
 def _ensure_indexes(conn: psycopg.Connection, spec: SourceTable) -> None:
@@ -173,14 +197,58 @@ def _copy_types(conn: psycopg.Connection, spec: SourceTable, columns: list[str])
     return [oids[c] if conn.adapters.types.get(oids[c]) else text for c in columns]
 
 
-def _land_chunk(conn, spec: SourceTable, columns: list[str], types: list[int], rows) -> None:
-    conn.execute("truncate el_batch")
-    copy_sql = sql.SQL("copy el_batch ({}) from stdin").format(_idents(columns))
-    with conn.cursor().copy(copy_sql) as copy:
-        copy.set_types(types)
+def _copy_in(target: str, columns: list[str]) -> sql.Composed:
+    return sql.SQL("copy {} ({}) from stdin").format(sql.Identifier(target), _idents(columns))
+
+
+def _land_batch(conn, spec: SourceTable, columns: list[str], fill: Callable[[str], None]):
+    """The fast path, COPY + upsert, in a savepoint; a bad row aborts it, and the
+    validating path then reads the batch again (`fill` writes it into the table named),
+    quarantines the bad rows and lands the rest. Returns (landed, quarantined)."""
+    upsert = _upsert(conn, spec, columns)
+    conn.execute("savepoint el_fast")
+    try:
+        fill("el_batch")
+        landed = conn.execute(upsert).rowcount
+    except source_rejects.REJECTABLE:
+        conn.execute("rollback to savepoint el_fast")
+        return source_rejects.land_valid(conn, spec, columns, fill, upsert)
+    conn.execute("release savepoint el_fast")
+    return landed, 0
+
+
+def _text_row(columns: list[str], row) -> list:
+    """A streamed row for el_text (all text): JSON as JSON text; a NUL, which PostgreSQL
+    text cannot hold, escaped as `\\x00` and noted in _el_reason so the row is quarantined."""
+    values, nul = [], []
+    for column, value in zip(columns, row, strict=True):
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        if isinstance(value, str) and "\x00" in value:
+            value = value.replace("\x00", "\\x00")
+            shown = value[: source_rejects.SHOWN_CHARS]
+            nul.append(f"{column}='{shown}' holds a NUL character, which PostgreSQL text cannot")
+        values.append(value)
+    return [*values, "; ".join(nul) or None]
+
+
+def _write_chunk(conn, target: str, columns: list[str], types: list[int], rows) -> None:
+    """el_batch gets the values typed, el_text (the validating path) as text."""
+    conn.execute(sql.SQL("truncate {}").format(sql.Identifier(target)))
+    typed = target == "el_batch"
+    names = columns if typed else [*columns, source_rejects.NOTE]
+    with conn.cursor().copy(_copy_in(target, names)) as copy:
+        if typed:
+            copy.set_types(types)
         for row in rows:
-            copy.write_row(row)
-    conn.execute(_upsert(conn, spec, columns))
+            copy.write_row(row if typed else _text_row(columns, row))
+
+
+def _land_chunk(conn, spec: SourceTable, columns: list[str], types: list[int], rows):
+    def fill(target: str) -> None:
+        _write_chunk(conn, target, columns, types, rows)
+
+    return _land_batch(conn, spec, columns, fill)
 
 
 def extract_load(
@@ -192,7 +260,11 @@ def extract_load(
     try:
         result = _extract_load(conn, engine, spec, chunk_rows)
         sync_state.record_success(
-            conn, spec.sync_id, last_cursor=result.cursor_after, items_processed=result.rows
+            conn,
+            spec.sync_id,
+            last_cursor=result.cursor_after,
+            items_processed=result.rows,
+            items_quarantined=result.quarantined,
         )
         return result
     except BaseException as exc:
@@ -231,8 +303,12 @@ def _stored_cursor(conn: psycopg.Connection, spec: SourceTable) -> str | None:
 def _extract_load(conn, engine, spec: SourceTable, chunk_rows: int) -> LoadResult:
     result = LoadResult(cursor_before=_stored_cursor(conn, spec))
     sync_state.record(conn, spec.sync_id, "running")
+    # a source timestamp without a time zone lands as UTC (docs/SOURCES.md), whatever the
+    # warehouse's own time zone setting
+    conn.execute("set local time zone 'UTC'")
     types_by_column = source_columns(engine, spec)
     result.added_columns = ensure_raw_table(conn, spec, types_by_column)
+    result.missing_columns = missing_columns(conn, spec, types_by_column)
     conn.execute(
         sql.SQL("create temp table el_batch (like {} including defaults) on commit drop").format(
             sql.Identifier("raw", spec.raw_table)
@@ -240,7 +316,7 @@ def _extract_load(conn, engine, spec: SourceTable, chunk_rows: int) -> LoadResul
     )
     since = _since(spec, result.cursor_before)
     read = _copy_from_postgres if engine.dialect.name == "postgresql" else _stream_rows
-    result.rows, newest, source_now = read(
+    (result.rows, result.quarantined), newest, source_now = read(
         conn, engine, spec, list(types_by_column), since, chunk_rows
     )
     result.cursor_after = _next_cursor(spec, result.cursor_before, newest, source_now)
@@ -255,24 +331,48 @@ def _copy_from_postgres(conn, engine, spec: SourceTable, columns, since, _chunk_
     where, params = sql.SQL(""), []
     if since is not None:
         where, params = sql.SQL(" where {} >= %s").format(sql.Identifier(spec.cursor)), [since]
-    copy_in = sql.SQL("copy el_batch ({}) from stdin").format(_idents(columns))
     snapshot = engine.connect().execution_options(isolation_level="REPEATABLE READ")
     with snapshot as source, source.begin():
         src = source.connection.driver_connection  # the psycopg connection under it
         newest, source_now = src.execute(
-            sql.SQL("select max({}), current_timestamp from {}{}").format(
-                sql.Identifier(spec.cursor), table, where
-            ),
+            sql.SQL("select {}, current_timestamp from {}{}").format(_newest(spec), table, where),
             params,
         ).fetchone()
         copy_out = sql.SQL("copy (select {} from {}{}) to stdout").format(
             _idents(columns), table, where
         )
-        with src.cursor().copy(copy_out, params) as out, conn.cursor().copy(copy_in) as into:
-            for block in out:
-                into.write(block)
-    rows = conn.execute(_upsert(conn, spec, columns)).rowcount
-    return rows, newest, source_now
+
+        def fill(target: str) -> None:  # the same snapshot each time: the same rows
+            copy_in = _copy_in(target, columns)
+            _pipe(src.cursor().copy(copy_out, params), conn.cursor().copy(copy_in))
+
+        counts = _land_batch(conn, spec, columns, fill)
+    return counts, newest, source_now
+
+
+def _newest(spec: SourceTable) -> sql.Composable:
+    """max(cursor); a timestamp cursor skips ±infinity, which Python cannot hold (the
+    rows still land: staging judges them)."""
+    cursor = sql.Identifier(spec.cursor)
+    if isinstance(spec.overlap, int):
+        return sql.SQL("max({})").format(cursor)
+    return sql.SQL("max({0}) filter (where isfinite({0}))").format(cursor)
+
+
+def _pipe(copy_out, copy_in) -> None:
+    """Source COPY blocks straight into the warehouse COPY. If the warehouse refuses the
+    batch, the rest of the source stream is drained, so the snapshot stays usable for
+    the validating path's second read."""
+    with copy_out as out:
+        blocks = iter(out)
+        try:
+            with copy_in as into:
+                for block in blocks:
+                    into.write(block)
+        except psycopg.Error:
+            for _ in blocks:
+                pass
+            raise
 
 
 def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
@@ -283,17 +383,17 @@ def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
         query = query.where(table.c[spec.cursor] >= since)
     types = _copy_types(conn, spec, columns)
     position = columns.index(spec.cursor)
-    rows, newest = 0, None
+    rows, quarantined, newest = 0, 0, None
     with engine.connect() as source:
         source_now = source.execute(sa.select(sa.func.current_timestamp())).scalar_one()
         stream = source.execution_options(stream_results=True, yield_per=chunk_rows)
         for partition in stream.execute(query).partitions():
-            _land_chunk(conn, spec, columns, types, partition)
-            rows += len(partition)
+            rejected = _land_chunk(conn, spec, columns, types, partition)[1]
+            rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
             values = [row[position] for row in partition if row[position] is not None]
             if values:
                 newest = max([newest, *values]) if newest is not None else max(values)
-    return rows, newest, source_now
+    return (rows, quarantined), newest, source_now
 
 
 def _next_cursor(spec: SourceTable, before: str | None, newest, source_now) -> str | None:

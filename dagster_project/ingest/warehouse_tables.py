@@ -54,6 +54,22 @@ create table if not exists quarantine.gift_analytics (
     last_rejected_at timestamptz not null default now()
 );
 
+-- Rows of app-database tables that broke a rule on the way to raw (a NULL or repeated
+-- primary key, a value the raw column's type cannot hold): the row as read, every value
+-- as text. One row per distinct row read: a row re-read in the overlap window updates
+-- last_rejected_at instead of adding itself again.
+create table if not exists quarantine.source_rows (
+    source text not null,
+    source_table text not null,
+    primary_key text,
+    reject_reason text not null,
+    raw_values jsonb not null,
+    row_md5 text not null,
+    quarantined_at timestamptz not null default now(),
+    last_rejected_at timestamptz not null default now(),
+    primary key (source, source_table, row_md5)
+);
+
 create table if not exists ops.sync_state (
     id text primary key,
     last_cursor text,
@@ -115,6 +131,7 @@ create index if not exists export_requests_expires_at_idx on ops.export_requests
 TABLES = (
     "raw.gift_analytics",
     "quarantine.gift_analytics",
+    "quarantine.source_rows",
     "ops.sync_state",
     "ops.export_requests",
 )
