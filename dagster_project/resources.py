@@ -7,12 +7,17 @@ import redis
 from dagster import ConfigurableResource
 
 from dagster_project.local.environment import apply_env
+from dagster_project.run_policies import is_transient
 from dagster_project.settings import libpq_url, redact
 
 
 class WarehouseUnreachable(ConnectionError):
     """The warehouse refused or dropped the connection: which one, and what to do. A
     ConnectionError, so the retry policy still retries it (run_policies.py)."""
+
+
+class WarehouseLoginFailed(RuntimeError):
+    """The warehouse answered but refused this login (password, database): not retried."""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -31,12 +36,16 @@ class WarehouseResource(ConfigurableResource):
         try:
             return psycopg.connect(libpq_url(url), application_name="analytics-dagster")
         except psycopg.OperationalError as exc:
-            raise WarehouseUnreachable(
+            message = (
                 f"the warehouse at {redact(url)} (WAREHOUSE_URL) cannot be reached: "
                 f"{' '.join(str(exc).split())}. Start it (`make up` for the embedded one) or "
-                "point WAREHOUSE_URL at a running PostgreSQL; nothing was read or written, "
-                "and the retry (or the next run) starts from the same place."
-            ) from exc
+                "point WAREHOUSE_URL at a running PostgreSQL you may log in to; nothing was "
+                "read or written, and the next run starts from the same place."
+            )
+            # refused or reset: worth a retry; a bad password or database name is not
+            if is_transient(exc):
+                raise WarehouseUnreachable(message) from exc
+            raise WarehouseLoginFailed(message) from exc
 
 
 class RedisResource(ConfigurableResource):

@@ -53,9 +53,19 @@ _TRANSIENT_TEXT = re.compile(
 )
 
 
+# The server answered and refused this login: "connection to server … failed" too, but a
+# retry fails the same way.
+_LOGIN_REFUSED = re.compile(
+    r"FATAL:\s+(password authentication failed|database \".*\" does not exist"
+    r"|role \".*\" does not exist|no pg_hba\.conf entry)",
+    re.IGNORECASE,
+)
+
+
 def is_transient_text(text: str) -> bool:
     """Does an error message (dbt's, a driver's) describe a lost connection?"""
-    return bool(_TRANSIENT_TEXT.search(text or ""))
+    text = text or ""
+    return bool(_TRANSIENT_TEXT.search(text)) and not _LOGIN_REFUSED.search(text)
 
 
 def _is_transient_one(exc: BaseException) -> bool:

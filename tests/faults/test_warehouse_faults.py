@@ -21,7 +21,11 @@ from dagster import DagsterInstance
 from dagster_project.demo import run_gift_refresh
 from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.ingest.warehouse_tables import ensure_tables
-from dagster_project.resources import WarehouseResource, WarehouseUnreachable
+from dagster_project.resources import (
+    WarehouseLoginFailed,
+    WarehouseResource,
+    WarehouseUnreachable,
+)
 from dagster_project.run_policies import is_transient
 from dagster_project.settings import metabase_role
 from dagster_project.simulate.wallet import simulate_wallet
@@ -163,3 +167,13 @@ def test_the_same_partition_built_twice_at_once_is_built_once(conn, warehouse_ur
             build.result(timeout=600)
 
     assert _window_rows(conn) == once  # every row once: nothing doubled, nothing lost
+
+
+def test_a_login_the_warehouse_refuses_is_named_and_not_retried(warehouse_url):
+    parts = urlsplit(warehouse_url)
+    url = urlunsplit(parts._replace(path="/no_such_database"))
+    with pytest.raises(WarehouseLoginFailed) as refused:
+        WarehouseResource(url=url).connect()
+    assert "(WAREHOUSE_URL) cannot be reached" in str(refused.value)
+    assert 'database "no_such_database" does not exist' in str(refused.value)
+    assert not is_transient(refused.value)  # a retry would fail the same way
