@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from dagster_project.exports import service
 from dagster_project.exports.datasets import DATASETS
-from dagster_project.exports.ops import export_cleanup_job, export_file_job
+from dagster_project.exports.ops import export_file_job
 from dagster_project.exports.service import (
     ULID_RULE,
     ExportError,
@@ -37,6 +37,7 @@ from dagster_project.resources import WarehouseResource
 from dagster_project.sensors import export_request_sensor
 from dagster_project.simulate.wallet import create_tables, simulate_wallet
 from tests.conftest import PROJECT_SCHEMAS, run_dbt
+from tests.integration.test_exports import run_cleanup_job
 
 SRC = "wallet_faults_src"
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -387,14 +388,8 @@ def test_cleanup_deletes_only_inside_the_exports_dir(conn, warehouse, home, tmp_
     conn.commit()
     home.snapshot()
 
-    result = export_cleanup_job.execute_in_process(
-        resources={"warehouse": WarehouseResource(url=warehouse)},
-        instance=DagsterInstance.ephemeral(),
-    )
+    meta = run_cleanup_job(warehouse)
 
-    assert result.success
-    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    meta = {k: v.value for k, v in output.step_output_data.metadata.items()}
     assert meta["files_refused"] == 3 and meta["files_deleted"] == 1
     for request_id, path in zip(ids, foreign, strict=True):
         assert f"{request_id}: {path}" in meta["refused"]

@@ -538,6 +538,17 @@ def test_a_request_whose_run_died_is_failed_with_the_reason(conn, warehouse):
     _pending(conn)
 
 
+def run_cleanup_job(warehouse: str) -> dict:
+    """export_cleanup_job through Dagster; its output's metadata."""
+    result = export_cleanup_job.execute_in_process(
+        resources={"warehouse": WarehouseResource(url=warehouse)},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    return {k: v.value for k, v in output.step_output_data.metadata.items()}
+
+
 def test_the_cleanup_job_runs_in_dagster(conn, warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYTICS_HOME", str(tmp_path))
     _pending(conn)
@@ -546,13 +557,7 @@ def test_the_cleanup_job_runs_in_dagster(conn, warehouse, tmp_path, monkeypatch)
     _age(conn, stuck, 10)  # no run at all, and the sensor is off
     conn.execute("update ops.export_requests set expires_at = now() where id = %s", [ready["id"]])
     conn.commit()
-    result = export_cleanup_job.execute_in_process(
-        resources={"warehouse": WarehouseResource(url=warehouse)},
-        instance=DagsterInstance.ephemeral(),
-    )
-    assert result.success
-    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    meta = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    meta = run_cleanup_job(warehouse)
     assert meta["expired"] >= 1 and meta["files_deleted"] >= 1 and meta["stuck_failed"] == 1
     assert ready["id"] in meta["expired_ids"] and meta["stuck_ids"] == stuck
     assert not Path(ready["file_path"]).exists()
