@@ -62,6 +62,48 @@ _LOGIN_REFUSED = re.compile(
 )
 
 
+# The warehouse could not write: SQLSTATE 53100 (disk_full), or a failed extension of a
+# table or temp file, which PostgreSQL reports as "could not extend file …" (XX000 when the
+# error is EFBIG or a failed fallocate) with the hint "Check free disk space."
+_DISK_FULL_SQLSTATE = "53100"
+_DISK_FULL_TEXT = re.compile(
+    r"could not extend file|no space left on device|check free disk space"
+    r"|could not write to file .*(no space|file too large)",
+    re.IGNORECASE,
+)
+DISK_FULL_ADVICE = (
+    "the warehouse is out of disk space. The transaction that hit it rolled back, so "
+    "nothing is half-written and nothing is lost (a sync's cursor did not move, a mart "
+    "keeps its previous rows). Free space on the PostgreSQL server's disk (a bigger volume, "
+    "or drop what you no longer need), then re-run: the retry writes the same rows once"
+)
+
+
+def is_disk_full_text(text: str) -> bool:
+    """Does an error message (dbt's, a driver's) say the warehouse could not write?"""
+    return bool(_DISK_FULL_TEXT.search(text or ""))
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A full warehouse disk anywhere in the exception's chain. Not transient: a retry
+    seconds later meets the same full disk."""
+    for current in _chain(exc):
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        hint = getattr(getattr(current, "diag", None), "message_hint", None)
+        if sqlstate == _DISK_FULL_SQLSTATE or is_disk_full_text(f"{current} {hint or ''}"):
+            return True
+    return False
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def is_transient_text(text: str) -> bool:
     """Does an error message (dbt's, a driver's) describe a lost connection?"""
     text = text or ""
@@ -90,15 +132,11 @@ def is_transient(exc: BaseException) -> bool:
     """A lost or refused connection anywhere in the exception's chain (SQLAlchemy wraps the
     driver's error), and nothing else: validation errors, constraint violations and
     failed dbt tests are bad data, which a retry would only repeat."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    for current in _chain(exc):
         if isinstance(current, Failure):
             return current.allow_retries and is_transient_text(current.description or "")
         if _is_transient_one(current):
             return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
     return False
 
 
@@ -111,6 +149,13 @@ def failures_classified(what: str) -> Iterator[None]:
     except Failure:
         raise
     except Exception as exc:
+        if is_disk_full(exc):
+            raise Failure(
+                description=f"{what} failed: {DISK_FULL_ADVICE}.\n"
+                f"PostgreSQL said: {type(exc).__name__}: {exc}",
+                metadata={"cause": "warehouse disk full"},
+                allow_retries=False,
+            ) from exc
         if is_transient(exc):
             raise
         raise Failure(
@@ -167,11 +212,15 @@ def dbt_failure(
     if not failed:  # dbt stopped before running nodes (connection, compilation)
         lines.append(_one_line(fallback) or "dbt failed before running any node")
         transient = is_transient_text(fallback)
-    kind = (
-        "lost its warehouse connection (transient: the retry policy retries it)"
-        if transient
-        else "failed (not retried: bad data or a bug, a retry would fail the same way)"
+    disk_full = any(is_disk_full_text(r.get("message") or "") for r in failed) or (
+        not failed and is_disk_full_text(fallback)
     )
+    if disk_full:
+        kind, transient = f"failed: {DISK_FULL_ADVICE}", False
+    elif transient:
+        kind = "lost its warehouse connection (transient: the retry policy retries it)"
+    else:
+        kind = "failed (not retried: bad data or a bug, a retry would fail the same way)"
     return Failure(
         description=f"dbt {kind}:\n" + "\n".join(lines),
         metadata={"failed_nodes": ", ".join(_node_label(r, manifest) for r in failed)},

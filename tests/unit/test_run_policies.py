@@ -103,6 +103,45 @@ def test_failures_classified_stops_retries_of_bad_data_and_names_what_failed():
     assert "UniqueViolation: duplicate key value" in failed.value.description
 
 
+@pytest.mark.parametrize(
+    "exc",
+    [
+        # a real full disk: ENOSPC, SQLSTATE 53100
+        psycopg.errors.DiskFull('could not extend file "base/1/2": No space left on device'),
+        # EFBIG or a failed fallocate (a file-size limit): SQLSTATE XX000, the same hint
+        psycopg.errors.InternalError_(
+            'could not extend file "base/5/16384" with FileFallocate(): File too large\n'
+            "HINT:  Check free disk space."
+        ),
+        psycopg.errors.InternalError_(
+            'could not write to file "base/pgsql_tmp/pgsql_tmp31875.0": No space left on device'
+        ),
+    ],
+)
+def test_a_full_warehouse_disk_is_named_with_what_to_do_and_not_retried(exc):
+    wrapped = _raised(sqlalchemy.exc.InternalError("COPY", {}, exc), exc)
+    assert not is_transient(wrapped)  # a retry seconds later meets the same full disk
+    with pytest.raises(Failure) as failed, failures_classified("sync of wallet.users"):
+        raise wrapped
+    assert not failed.value.allow_retries
+    description = failed.value.description
+    assert description.startswith("sync of wallet.users failed: the warehouse is out of disk")
+    assert "Free space on the PostgreSQL server's disk" in description
+    assert str(exc).splitlines()[0] in description  # PostgreSQL's own words
+
+
+def test_dbt_failure_of_a_full_disk_says_so_and_is_not_retried():
+    message = (
+        "Database Error in model fct_token_daily (models/marts/wallet/fct_token_daily.sql)\n"
+        '  could not write to file "base/pgsql_tmp/pgsql_tmp3265.0": No space left on device'
+    )
+    results = {"results": [_result("model.p.fct_token_daily", "error", message)]}
+    failure = dbt_failure(results)
+    assert not failure.allow_retries
+    assert failure.description.startswith("dbt failed: the warehouse is out of disk space")
+    assert "model fct_token_daily: error" in failure.description
+
+
 MANIFEST = {
     "nodes": {
         "model.product_analytics.fct_gift_funnel_daily": {"name": "fct_gift_funnel_daily"},
