@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql
 
-from dagster_project.ingest import source_rejects, sync_state
+from dagster_project.ingest import mysql_source, source_rejects, sync_state
 from dagster_project.ingest.deletions import DELETED_AT
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
@@ -43,15 +43,29 @@ class LoadResult:
     quarantined: int = 0  # rows read but rejected into quarantine.source_rows
 
 
+# URL schemes without a driver → the driver the project installs
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
 def source_engine(url: str) -> sa.Engine:
-    """PostgreSQL URLs go through psycopg 3 (a project dependency); others as given."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return sa.create_engine(url, pool_pre_ping=True)
+    """PostgreSQL URLs go through psycopg 3, MySQL/MariaDB ones through PyMySQL (project
+    dependencies) in a UTC session; others as given."""
+    scheme, sep, rest = url.partition("://")
+    url = f"{_DRIVERS.get(scheme, scheme)}{sep}{rest}"
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if mysql_source.is_mysql(engine):
+        engine.dispose()
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=mysql_source.CONNECT_ARGS)
+    return engine
 
 
-def source_columns(engine: sa.Engine, spec: SourceTable) -> dict[str, str]:
-    """Column name → PostgreSQL type for the raw table, from the source's own catalog."""
+def source_column_types(engine: sa.Engine, spec: SourceTable) -> dict[str, sa.types.TypeEngine]:
+    """Column name → the source's own type, from its catalog."""
     try:
         columns = sa.inspect(engine).get_columns(spec.table, schema=spec.schema)
     except sa.exc.NoSuchTableError:
@@ -64,7 +78,19 @@ def source_columns(engine: sa.Engine, spec: SourceTable) -> dict[str, str]:
             f"(docs/SOURCES.md has its columns) or point {spec.url_env} at the database "
             "that holds it. Nothing was landed for it, and its cursor did not move."
         )
-    return {c["name"]: _pg_type(c["type"]) for c in columns}
+    return {c["name"]: c["type"] for c in columns}
+
+
+def source_columns(engine: sa.Engine, spec: SourceTable) -> dict[str, str]:
+    """Column name → PostgreSQL type for the raw table."""
+    types = source_column_types(engine, spec)
+    if mysql_source.is_mysql(engine):
+        json_cols = mysql_source.json_columns(engine, spec)
+        return {
+            name: mysql_source.pg_type(t, name in json_cols) or _pg_type(t)
+            for name, t in types.items()
+        }
+    return {name: _pg_type(t) for name, t in types.items()}
 
 
 def _pg_type(column_type: sa.types.TypeEngine) -> str:
@@ -224,6 +250,8 @@ def _text_row(columns: list[str], row) -> list:
     for column, value in zip(columns, row, strict=True):
         if isinstance(value, dict | list):
             value = json.dumps(value)
+        if isinstance(value, mysql_source.ZeroDate):
+            nul.append(mysql_source.zero_date_reason(column, value))
         if isinstance(value, str) and "\x00" in value:
             value = value.replace("\x00", "\\x00")
             shown = value[: source_rejects.SHOWN_CHARS]
@@ -379,18 +407,36 @@ def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
     """Any other SQLAlchemy source: a server-side cursor, landed chunk by chunk."""
     table = sa.table(spec.table, *[sa.column(c) for c in columns], schema=spec.schema)
     query = sa.select(table)
+    source_types = source_column_types(engine, spec)
+    convert, bound, now = tuple, since, lambda value: value
+    if mysql_source.is_mysql(engine):  # its times are naive: make them instants
+        zone = mysql_source.datetime_zone(spec)
+        json_cols = mysql_source.json_columns(engine, spec)
+        convert = mysql_source.row_converter(
+            [source_types[c] for c in columns],
+            [c in json_cols or isinstance(source_types[c], sa.JSON) for c in columns],
+            zone,
+        )
+        bound = mysql_source.source_bound(since, source_types[spec.cursor], zone)
+        now = mysql_source.source_now
     if since is not None:
-        query = query.where(table.c[spec.cursor] >= since)
+        query = query.where(table.c[spec.cursor] >= bound)
     types = _copy_types(conn, spec, columns)
     position = columns.index(spec.cursor)
     rows, quarantined, newest = 0, 0, None
     with engine.connect() as source:
-        source_now = source.execute(sa.select(sa.func.current_timestamp())).scalar_one()
+        source_now = now(source.execute(sa.select(sa.func.current_timestamp())).scalar_one())
         stream = source.execution_options(stream_results=True, yield_per=chunk_rows)
-        for partition in stream.execute(query).partitions():
+        for chunk in stream.execute(query).partitions():
+            partition = [convert(row) for row in chunk]
             rejected = _land_chunk(conn, spec, columns, types, partition)[1]
             rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
-            values = [row[position] for row in partition if row[position] is not None]
+            values = [
+                row[position]
+                for row in partition
+                if row[position] is not None
+                and not isinstance(row[position], mysql_source.ZeroDate)
+            ]
             if values:
                 newest = max([newest, *values]) if newest is not None else max(values)
     return (rows, quarantined), newest, source_now
