@@ -1,0 +1,203 @@
+"""The Wallet on its real database: seed 002's MySQL DDL style (ENUM, JSON, TIMESTAMP … ON
+UPDATE, UNSIGNED, ULID ids) on a real MariaDB whose time_zone is +05:30, landed into raw
+and built into the marts.
+
+Independent checks: landed times against MariaDB's own unix_timestamp() of each row, the
+scenario-1 figures from seed 002's testing guide, the raw tables against the source rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from dagster_project.ingest.extract_load import extract_load_system
+from tests.conftest import run_dbt
+from tests.mariadb import PrivateMariaDB
+
+DATABASE = "wallet_test"
+
+# seed 002's style: InnoDB, ENUM, JSON, TIMESTAMP … ON UPDATE, UNSIGNED, VARCHAR(26) ULIDs
+DDL = [
+    """create table users (
+        id int unsigned primary key,
+        username varchar(64) not null,
+        email varchar(255) null,
+        role enum('user', 'admin') not null default 'user',
+        created_at timestamp not null default current_timestamp
+    ) engine=InnoDB""",
+    """create table wallet_ledger (
+        id varchar(26) primary key comment 'ULID',
+        user_id int unsigned not null,
+        token_type enum('regular', 'promo') not null,
+        direction enum('credit', 'debit') not null,
+        reason varchar(64) not null,
+        amount bigint unsigned not null,
+        balance_after_regular bigint unsigned null,
+        balance_after_promo bigint unsigned null,
+        reference_id varchar(64) null,
+        metadata json null,
+        occurred_at timestamp not null default current_timestamp,
+        index idx_occurred_at (occurred_at)
+    ) engine=InnoDB""",
+    """create table purchases (
+        id bigint unsigned primary key,
+        user_id int unsigned not null,
+        provider enum('razorpay', 'stripe') not null,
+        status enum('created', 'pending', 'paid', 'failed', 'refunded') not null,
+        tokens bigint unsigned not null,
+        amount_inr decimal(12,2) not null,
+        created_at timestamp not null default current_timestamp,
+        updated_at timestamp not null default current_timestamp on update current_timestamp
+    ) engine=InnoDB""",
+    """create table referrals (
+        id bigint unsigned primary key,
+        campaign_id varchar(26) not null,
+        referrer_user_id int unsigned not null,
+        referred_user_id int unsigned not null,
+        status enum('pending', 'credited') not null,
+        bonus_tokens bigint unsigned not null,
+        created_at timestamp not null default current_timestamp,
+        updated_at timestamp not null default current_timestamp on update current_timestamp
+    ) engine=InnoDB""",
+    """create table authorizations (
+        id varchar(26) primary key,
+        user_id int unsigned not null,
+        feature varchar(64) not null,
+        amount bigint unsigned not null,
+        status enum('created', 'held', 'captured', 'voided', 'expired') not null,
+        created_at timestamp not null default current_timestamp,
+        updated_at timestamp not null default current_timestamp on update current_timestamp
+    ) engine=InnoDB""",
+]
+
+# seed 002's testing guide, scenario 1 (balances filled in: the seed's INSERT leaves them out),
+# written in the server's own zone (+05:30): 10:00 there is 04:30 UTC, still 2025-11-01
+SCENARIO_1 = """insert into wallet_ledger
+    (id, user_id, token_type, direction, reason, amount, balance_after_regular,
+     balance_after_promo, metadata, occurred_at)
+values
+    ('01JB0000000000000000000001', 1, 'regular', 'credit', 'purchase', 1000, 1000, 0,
+     '{"source": "razorpay"}', '2025-11-01 10:00:00'),
+    ('01JB0000000000000000000002', 1, 'regular', 'debit', 'chapter_generation', 500, 500, 0,
+     null, '2025-11-01 11:00:00'),
+    ('01JB0000000000000000000003', 2, 'promo', 'credit', 'referral_bonus', 100, 0, 100,
+     null, '2025-11-01 12:00:00')"""
+
+
+@pytest.fixture(scope="module")
+def mysql_url():
+    """MYSQL_TEST_URL (a server the tests may create a database on), else a private MariaDB."""
+    if os.environ.get("MYSQL_TEST_URL"):
+        yield os.environ["MYSQL_TEST_URL"].rstrip("/")
+        return
+    server = PrivateMariaDB()
+    server.start()
+    try:
+        yield server.url().rstrip("/")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def wallet_db(mysql_url, fresh_warehouse):
+    root = sa.create_engine(mysql_url + "/")
+    with root.begin() as conn:
+        conn.exec_driver_sql(f"drop database if exists {DATABASE}")
+        conn.exec_driver_sql(f"create database {DATABASE}")
+    root.dispose()
+    engine = sa.create_engine(f"{mysql_url}/{DATABASE}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("set time_zone = '+05:30'")  # the app's session, in India
+        for statement in DDL:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(
+            "insert into users (id, username, email, created_at) values "
+            "(1, 'john_doe', 'John@Example.com', '2025-10-01 09:00:00'), "
+            "(2, 'jane', 'jane@example.com', '2025-10-01 09:00:00')"
+        )
+        conn.exec_driver_sql(SCENARIO_1)
+    yield engine, f"{mysql_url}/{DATABASE}"
+    engine.dispose()
+
+
+def _epochs(engine, table: str, column: str) -> dict[str, Decimal]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"select id, unix_timestamp({column}) from {table}").all()
+    return {str(k): Decimal(v) for k, v in rows}
+
+
+def test_every_landed_time_is_the_utc_instant_of_the_source_row(wallet_db, conn):
+    engine, url = wallet_db
+    extract_load_system(conn, url, "wallet")
+    landed = dict(
+        conn.execute(
+            "select id, extract(epoch from occurred_at) from raw.wallet__wallet_ledger"
+        ).fetchall()
+    )
+    assert {k: Decimal(v) for k, v in landed.items()} == _epochs(
+        engine, "wallet_ledger", "occurred_at"
+    )
+    metadata = conn.execute(
+        "select metadata from raw.wallet__wallet_ledger where id = '01JB0000000000000000000001'"
+    ).fetchone()[0]
+    assert metadata == {"source": "razorpay"}  # an object, not a JSON string
+
+
+def test_scenario_1_on_mariadb(wallet_db, conn):
+    _, url = wallet_db
+    extract_load_system(conn, url, "wallet")
+    conn.commit()
+    window = {"min_date": "2025-10-01", "max_date": "2025-11-05"}
+    run_dbt("build", "--quiet", "--select", "source:wallet+", "--vars", json.dumps(window))
+    day = conn.execute(
+        "select credited, debited, net, revenue_in_inr, active_users "
+        "from marts.fct_token_daily where date = '2025-11-01'"
+    ).fetchone()
+    assert day == (1100, 500, 600, Decimal("0.00"), 2)
+
+
+def test_a_second_load_takes_exactly_the_new_and_updated_rows(wallet_db, conn):
+    engine, url = wallet_db
+    with engine.begin() as app:
+        app.exec_driver_sql(
+            "insert into purchases (id, user_id, provider, status, tokens, amount_inr) "
+            "values (7, 1, 'razorpay', 'pending', 1000, 299.00)"
+        )
+    first = extract_load_system(conn, url, "wallet")
+    assert (first["wallet_ledger"].rows, first["purchases"].rows) == (3, 1)
+    with engine.begin() as app:  # ON UPDATE moves updated_at; a new entry arrives
+        app.exec_driver_sql("update purchases set status = 'paid' where id = 7")
+        app.exec_driver_sql(
+            "insert into wallet_ledger (id, user_id, token_type, direction, reason, amount, "
+            "balance_after_regular, balance_after_promo) values "
+            "('01JD0000000000000000000001', 1, 'regular', 'credit', 'purchase', 1000, 1500, 0)"
+        )
+    extract_load_system(conn, url, "wallet")
+    assert conn.execute("select status from raw.wallet__purchases where id = 7").fetchone() == (
+        "paid",
+    )
+    landed = conn.execute("select id from raw.wallet__wallet_ledger order by id").fetchall()
+    assert [r[0] for r in landed] == sorted(_epochs(engine, "wallet_ledger", "occurred_at"))
+
+
+def test_a_zero_date_is_quarantined_naming_it(wallet_db, conn):
+    engine, url = wallet_db
+    with engine.begin() as app:
+        app.exec_driver_sql("set session sql_mode = ''")  # what lets an old app write one
+        app.exec_driver_sql(
+            "insert into purchases values (8, 1, 'stripe', 'failed', 500, 149.00, "
+            "'0000-00-00 00:00:00', '2025-11-01 10:00:00'), "
+            "(9, 2, 'stripe', 'paid', 500, 149.00, '2025-11-01 09:00:00', '2025-11-01 10:00:00')"
+        )
+    result = extract_load_system(conn, url, "wallet")["purchases"]
+    assert (result.rows, result.quarantined) == (1, 1)  # landed + quarantined = offered
+    reason = conn.execute(
+        "select reject_reason from quarantine.source_rows where source_table = 'purchases'"
+    ).fetchone()[0]
+    assert "created_at='0000-00-00 00:00:00' is a MySQL zero date" in reason
