@@ -12,7 +12,6 @@ import json
 import os
 from decimal import Decimal
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
