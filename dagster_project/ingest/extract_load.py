@@ -57,11 +57,9 @@ def source_engine(url: str) -> sa.Engine:
     dependencies) in a UTC session; others as given."""
     scheme, sep, rest = url.partition("://")
     url = f"{_DRIVERS.get(scheme, scheme)}{sep}{rest}"
-    engine = sa.create_engine(url, pool_pre_ping=True)
-    if mysql_source.is_mysql(engine):
-        engine.dispose()
-        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=mysql_source.CONNECT_ARGS)
-    return engine
+    backend = sa.engine.make_url(url).get_backend_name()
+    connect_args = mysql_source.CONNECT_ARGS if backend in ("mysql", "mariadb") else {}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def source_column_types(engine: sa.Engine, spec: SourceTable) -> dict[str, sa.types.TypeEngine]:
@@ -408,7 +406,7 @@ def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
     table = sa.table(spec.table, *[sa.column(c) for c in columns], schema=spec.schema)
     query = sa.select(table)
     source_types = source_column_types(engine, spec)
-    convert, bound, now = tuple, since, lambda value: value
+    convert, bound, now = None, since, lambda value: value
     if mysql_source.is_mysql(engine):  # its times are naive: make them instants
         zone = mysql_source.datetime_zone(spec)
         json_cols = mysql_source.json_columns(engine, spec)
@@ -428,7 +426,7 @@ def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
         source_now = now(source.execute(sa.select(sa.func.current_timestamp())).scalar_one())
         stream = source.execution_options(stream_results=True, yield_per=chunk_rows)
         for chunk in stream.execute(query).partitions():
-            partition = [convert(row) for row in chunk]
+            partition = chunk if convert is None else [convert(row) for row in chunk]
             rejected = _land_chunk(conn, spec, columns, types, partition)[1]
             rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
             values = [
