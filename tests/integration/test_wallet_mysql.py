@@ -15,7 +15,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from dagster_project.ingest.extract_load import extract_load_system
+from dagster_project.ingest.deletions import DeletionCheck, detect_deletions
+from dagster_project.ingest.extract_load import extract_load, extract_load_system, source_engine
+from dagster_project.ingest.source_tables import SOURCE_TABLES
 from tests.conftest import run_dbt
 from tests.mariadb import PrivateMariaDB
 
@@ -200,3 +202,137 @@ def test_a_zero_date_is_quarantined_naming_it(wallet_db, conn):
         "select reject_reason from quarantine.source_rows where source_table = 'purchases'"
     ).fetchone()[0]
     assert "created_at='0000-00-00 00:00:00' is a MySQL zero date" in reason
+
+
+def _as_datetime(engine, table: str) -> None:
+    """The table's times as DATETIME, which carries no zone (an app writing local time)."""
+    with engine.begin() as app:
+        app.exec_driver_sql(f"delete from {table}")
+        app.exec_driver_sql(
+            f"alter table {table} modify created_at datetime not null, "
+            "modify updated_at datetime not null"
+        )
+
+
+def _landed_utc(conn, table: str) -> dict:
+    rows = conn.execute(
+        f"select id, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+        f"from raw.wallet__{table}"
+    ).fetchall()
+    return {str(k): v for k, v in rows}
+
+
+@pytest.mark.parametrize(
+    ("zone", "utc"),
+    [(None, "2025-11-01 10:00:00"), ("Asia/Kolkata", "2025-11-01 04:30:00")],
+)
+def test_datetime_columns_are_read_in_the_zone_named_for_the_table(
+    wallet_db, conn, monkeypatch, zone, utc
+):
+    engine, url = wallet_db
+    _as_datetime(engine, "purchases")
+    if zone:
+        monkeypatch.setenv("SOURCE_WALLET__PURCHASES_DATETIME_ZONE", zone)
+    with engine.begin() as app:
+        app.exec_driver_sql(
+            "insert into purchases values (7, 1, 'razorpay', 'paid', 1000, 299.00, "
+            "'2025-11-01 10:00:00', '2025-11-01 10:00:00')"
+        )
+    extract_load_system(conn, url, "wallet")
+    assert _landed_utc(conn, "purchases") == {"7": utc}  # 10:00 IST is 04:30 UTC
+
+
+def test_a_bad_datetime_zone_is_refused_naming_it(wallet_db, conn, monkeypatch):
+    _, url = wallet_db
+    monkeypatch.setenv("SOURCE_WALLET__PURCHASES_DATETIME_ZONE", "India")
+    with pytest.raises(ValueError, match="SOURCE_WALLET__PURCHASES_DATETIME_ZONE='India'"):
+        extract_load_system(conn, url, "wallet")
+
+
+def test_the_cursor_takes_rows_written_in_the_repeated_hour_of_a_dst_change(
+    wallet_db, conn, monkeypatch
+):
+    """New York's clocks go back at 02:00 EDT on 2026-11-01: 01:00–01:59 happens twice. A
+    row written at 01:10 EST comes after one written at 01:30 EDT, yet its DATETIME reads
+    earlier; the cursor's overlap must still take it on the next load."""
+    engine, url = wallet_db
+    _as_datetime(engine, "authorizations")
+    monkeypatch.setenv("SOURCE_WALLET__AUTHORIZATIONS_DATETIME_ZONE", "America/New_York")
+    insert = (
+        "insert into authorizations values ('{id}', 1, 'chapter_generation', 50, 'held', "
+        "'{at}', '{at}')"
+    )
+    with engine.begin() as app:
+        app.exec_driver_sql(
+            insert.format(id="01JE0000000000000000000001", at="2026-11-01 01:30:00")
+        )
+    first = extract_load_system(conn, url, "wallet")["authorizations"]
+    with engine.begin() as app:  # half an hour later, after the clocks went back
+        app.exec_driver_sql(
+            insert.format(id="01JE0000000000000000000002", at="2026-11-01 01:10:00")
+        )
+    second = extract_load_system(conn, url, "wallet")["authorizations"]
+    assert (first.rows, second.rows) == (1, 2)  # the overlap re-reads the first one
+    landed = _landed_utc(conn, "authorizations")
+    # a DATETIME cannot say which 01:10 it was: zoneinfo takes the first (EDT, fold=0)
+    assert landed == {
+        "01JE0000000000000000000001": "2026-11-01 05:30:00",
+        "01JE0000000000000000000002": "2026-11-01 05:10:00",
+    }
+
+
+def test_unsigned_extremes_and_tinyint_1_arrive_intact(wallet_db, conn):
+    engine, url = wallet_db
+    top = 2**64 - 1  # BIGINT UNSIGNED's maximum, past PostgreSQL's bigint
+    with engine.begin() as app:
+        app.exec_driver_sql("alter table users add column email_verified tinyint(1) null")
+        app.exec_driver_sql("update users set email_verified = (id = 1)")
+        app.exec_driver_sql(
+            "insert into users (id, username, created_at) values (4294967295, 'max', now())"
+        )
+        app.exec_driver_sql(
+            "insert into purchases (id, user_id, provider, status, tokens, amount_inr) "
+            f"values ({top}, 4294967295, 'stripe', 'paid', {top}, 0.00)"
+        )
+    extract_load_system(conn, url, "wallet")
+    purchase = conn.execute(
+        "select id, user_id, tokens, pg_typeof(tokens)::text from raw.wallet__purchases"
+    ).fetchone()
+    assert purchase == (top, 4294967295, top, "numeric")
+    verified = conn.execute(
+        "select id, email_verified, pg_typeof(email_verified)::text from raw.wallet__users "
+        "order by id"
+    ).fetchall()
+    assert verified == [(1, True, "boolean"), (2, False, "boolean"), (4294967295, None, "boolean")]
+
+
+def test_a_row_deleted_in_mariadb_is_marked_and_a_reinserted_one_unmarked(wallet_db, conn):
+    """As the raw asset does: the load, then the key comparison (ingest/deletions.py)."""
+    engine, url = wallet_db
+    spec = next(s for s in SOURCE_TABLES if s.raw_table == "wallet__purchases")
+    source = source_engine(url)
+
+    def load() -> DeletionCheck:
+        extract_load(conn, source, spec)
+        return detect_deletions(conn, source, spec)
+
+    insert = (
+        "insert into purchases (id, user_id, provider, status, tokens, amount_inr) values "
+        "(7, 1, 'razorpay', 'paid', 1000, 299.00), (8, 2, 'stripe', 'paid', 500, 149.00)"
+    )
+    deleted = "select id::int, _deleted_at is not null from raw.wallet__purchases order by id"
+    try:
+        with engine.begin() as app:
+            app.exec_driver_sql(insert)
+        load()
+        with engine.begin() as app:
+            app.exec_driver_sql("delete from purchases where id = 8")
+        assert load() == DeletionCheck(keys_at_source=1, deleted=1, restored=0)
+        assert conn.execute(deleted).fetchall() == [(7, False), (8, True)]
+        with engine.begin() as app:
+            app.exec_driver_sql("delete from purchases")
+            app.exec_driver_sql(insert)
+        assert load() == DeletionCheck(keys_at_source=2, deleted=0, restored=1)
+        assert conn.execute(deleted).fetchall() == [(7, False), (8, False)]
+    finally:
+        source.dispose()
