@@ -39,6 +39,9 @@ each counted in the summary exactly as SQL finds it:
   later entries continue from it. The summary counts every applied debit that leaves its
   balance below 0.
 
+``bad_kinds`` limits the kinds simulated (the MySQL target, simulate/wallet_mysql.py,
+leaves out those its column types refuse).
+
 Nothing happens after now nor after the end of ``end``; the same seed and a past ``end``
 give the same rows. ``reset=True`` empties the five tables first. Without it, a run adds
 what is missing: existing ids are kept (users and ledger entries as they are; purchases,

@@ -135,7 +135,10 @@ def _insert(table: str, columns: Sequence[str]) -> str:
 
 class MySQLWriter:
     """`write(table, columns, rows)` like wallet._Writer: bulk INSERTs, never a round trip
-    per row."""
+    per row. executemany wrote ~80k rows/s on MariaDB 10.11 (1 day × 20,000 entries);
+    LOAD DATA LOCAL INFILE ~1.6x that, but only 1.3x end to end (the simulation runs
+    meanwhile), needs local_infile on server and client (MySQL 8 ships it off) and a
+    temporary table to upsert through: not worth it."""
 
     def __init__(self, conn):
         self.conn = conn
