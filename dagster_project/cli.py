@@ -60,7 +60,7 @@ def _cmd_env(_args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    from dagster_project.simulate.run import ExternalTarget, simulate
+    from dagster_project.simulate.run import ExternalTarget, UnsupportedTarget, simulate
 
     systems = [name.strip() for name in args.systems.split(",") if name.strip()]
     unknown = sorted(set(systems) - set(SYSTEMS))
@@ -74,7 +74,7 @@ def _cmd_simulate(args) -> int:
             events_per_day=args.events_per_day, seed=args.seed, end=args.end,
             reset=args.reset, allow_external=args.allow_external,
         )  # fmt: skip
-    except ExternalTarget as exc:
+    except (ExternalTarget, UnsupportedTarget) as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0
@@ -259,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="write simulated app data into the source systems")
     sim.add_argument(
         "--systems", default=",".join(SYSTEMS),
-        help="comma-separated, default all: gifts (Redis); yesgoddess, everreach, mashups "
-             "(their app databases)",
+        help="comma-separated, default all: gifts (Redis); yesgoddess, everreach, mashups, "
+             "wallet, cryptogift (their app databases; the wallet's may be MySQL/MariaDB)",
     )  # fmt: skip
     sim.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     sim.add_argument("--gifts", type=int, default=None, help="total gifts (default ~1,700/day)")

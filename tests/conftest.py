@@ -19,6 +19,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.mariadb_fixture import mysql_url  # noqa: F401  (a fixture: pytest finds it here)
+
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -29,6 +29,10 @@ class ExternalTarget(RuntimeError):
     """The simulator would write fake data into a system that is not the embedded one."""
 
 
+class UnsupportedTarget(RuntimeError):
+    """The URL names a database the system's simulator cannot write (MySQL, not the wallet)."""
+
+
 def progress_printer(label: str) -> Callable[[int, int], None]:
     """`\\r` updates on a terminal; in a log, one line per quarter."""
     tty = sys.stdout.isatty()
@@ -95,16 +99,46 @@ def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset, allow_
 def simulate_app_system(system, *, days, events_per_day, seed, end, reset, allow_external):
     from importlib import import_module
 
-    module = import_module(f"dagster_project.simulate.{system}")
+    from dagster_project.simulate.wallet_mysql import is_mysql_url, simulate_wallet_mysql
+
     variable = f"SOURCE_{system.upper()}_URL"
-    _refuse_external(EMBEDDED_WAREHOUSE_FLAG, variable, allow_external)
-    with psycopg.connect(libpq_url(os.environ[variable])) as conn:
-        module.create_tables(conn)
-        summary = getattr(module, f"simulate_{system}")(
-            conn, days=days, events_per_day=events_per_day, seed=seed, end=end, reset=reset,
-            progress=progress_printer(f"{system} days written"),
-        )  # fmt: skip
+    url = os.environ[variable]
+    progress = progress_printer(f"{system} days written")
+    options = {"days": days, "events_per_day": events_per_day, "seed": seed, "end": end}
+    if is_mysql_url(url):
+        check_mysql_target(system, allow_external)
+        summary = simulate_wallet_mysql(url, reset=reset, progress=progress, **options)
+    else:
+        _refuse_external(EMBEDDED_WAREHOUSE_FLAG, variable, allow_external)
+        module = import_module(f"dagster_project.simulate.{system}")
+        with psycopg.connect(libpq_url(url)) as conn:
+            module.create_tables(conn)
+            summary = getattr(module, f"simulate_{system}")(
+                conn, reset=reset, progress=progress, **options
+            )
     print(f"  {summary.describe()}")
+
+
+def check_mysql_target(system: str, allow_external: bool) -> None:
+    """A MySQL SOURCE_<SYSTEM>_URL: only the wallet's, and only with --allow-external."""
+    from dagster_project.simulate.wallet_mysql import is_mysql_url
+
+    variable = f"SOURCE_{system.upper()}_URL"
+    url = os.environ.get(variable, "")
+    if not is_mysql_url(url):
+        return
+    scheme = url.partition("://")[0]
+    if system != "wallet":
+        raise UnsupportedTarget(
+            f"{variable} is a {scheme}:// URL, but only the wallet simulator writes MySQL: "
+            f"point {variable} at a PostgreSQL database, or leave {system} out of --systems."
+        )
+    if not allow_external:  # the embedded services are PostgreSQL: this one is someone's
+        raise ExternalTarget(
+            f"refusing to write simulated data into {variable} ({scheme}://): a MySQL "
+            "database is never the embedded service and may hold real data. Pass "
+            "--allow-external if it is a scratch one."
+        )
 
 
 def simulate(
@@ -119,6 +153,9 @@ def simulate(
     allow_external: bool = False,
 ) -> None:
     apply_env(dagster_home=False)
+    for system in APP_SYSTEMS:  # before anything is written
+        if system in systems:
+            check_mysql_target(system, allow_external)
     common = {"days": days, "seed": seed, "end": end, "reset": reset}
     if "gifts" in systems:
         simulate_gift_system(gifts=gifts, allow_external=allow_external, **common)

@@ -39,6 +39,9 @@ each counted in the summary exactly as SQL finds it:
   later entries continue from it. The summary counts every applied debit that leaves its
   balance below 0.
 
+``bad_kinds`` limits the kinds simulated (the MySQL target, simulate/wallet_mysql.py,
+leaves out those its column types refuse).
+
 Nothing happens after now nor after the end of ``end``; the same seed and a past ``end``
 give the same rows. ``reset=True`` empties the five tables first. Without it, a run adds
 what is missing: existing ids are kept (users and ledger entries as they are; purchases,
@@ -326,7 +329,7 @@ def _campaigns(start: date, days: int) -> list[tuple[str, int, bool, int]]:
 class _Wallet:
     """The simulation: a time-ordered queue of events over per-user balances."""
 
-    def __init__(self, seed, per_day, days, start, start_ms, cutoff, bad_share):
+    def __init__(self, seed, per_day, days, start, start_ms, cutoff, bad_share, bad_kinds):
         self.rng = random.Random(f"wallet:{seed}")
         self.salt = (seed * 2654435761) & 0xFFFFF
         self.start_ms, self.cutoff, self.days = start_ms, cutoff, days
@@ -353,7 +356,7 @@ class _Wallet:
         self.handlers = (self.signup, self.session, self.spend, self.final, self.purchase_step,
                          self.refund, self.expire, self.referral_credit, self.bad_row,
                          self.race)  # fmt: skip
-        self._mess(random.Random(f"wallet-mess:{seed}"), per_day, bad_share)
+        self._mess(random.Random(f"wallet-mess:{seed}"), per_day, bad_share, bad_kinds)
 
     # --- set-up -------------------------------------------------------------------------
     def _users(self, rng: random.Random, per_day: int, days: int) -> None:
@@ -393,9 +396,10 @@ class _Wallet:
                 )
             self.profiles.append((username, email, role, rng.random() < 0.3))
 
-    def _mess(self, rng: random.Random, per_day: int, share: float) -> None:
-        """The bad rows: a quota per kind at random times between the first signup and
-        just before the cutoff (so every run long enough has each kind)."""
+    def _mess(self, rng: random.Random, per_day: int, share: float, kinds) -> None:
+        """The bad rows: a quota per kind of `kinds` at random times between the first
+        signup and just before the cutoff (so every run long enough has each kind). The
+        times of every kind are drawn, so leaving a kind out moves no other one."""
         if not self.signups:
             return
         lo, hi = self.signups[0] + SEC, self.cutoff - 10 * SEC
@@ -406,6 +410,8 @@ class _Wallet:
         for kind in BAD_KINDS:
             for _ in range(quota):
                 t = rng.randrange(lo, hi)
+                if kind not in kinds:
+                    continue
                 if kind == "overdraft":
                     self.push(t, _RACE, None)
                 else:
@@ -756,7 +762,7 @@ class _Background:
     simulated. Only this thread uses the connection until `close()`; a failure there is
     raised in the caller at the next `put` or at `close`."""
 
-    def __init__(self, writer: _Writer):
+    def __init__(self, writer):  # _Writer, or any object with its write()
         self.writer = writer
         self.jobs: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
@@ -796,12 +802,13 @@ def simulate_wallet(
     progress: Callable[[int, int], None] | None = None,
     schema: str | None = None,
     bad_share: float = 1 / 5_000,
+    bad_kinds: Sequence[str] = BAD_KINDS,
 ) -> WalletSimulation:
     """Create the tables if needed, simulate ~`events_per_day` ledger entries per UTC day,
-    commit. Deterministic for a given seed and a past `end` (default: today UTC, up to
-    now). `progress(days_done, days)` is called after each day is simulated (its rows
-    are then written in the background; all of them before this returns)."""
-    start, end, start_ms, cutoff = window(end, days)
+    commit. Deterministic for a given seed, `bad_kinds` and a past `end` (default: today
+    UTC, up to now). `progress(days_done, days)` is called after each day is simulated (its
+    rows are then written in the background; all of them before this returns)."""
+    window(end, days)  # a bad window fails before anything is emptied
     # simulated data: no need to wait for the WAL flush of ~1M rows at commit
     conn.execute("set local synchronous_commit = off")
     create_tables(conn, schema)
@@ -811,8 +818,33 @@ def simulate_wallet(
                 sql.SQL(", ").join(_table(schema, table) for table in TABLES)
             )
         )
-    writer = _Writer(conn, schema)
-    sim = _Wallet(seed, events_per_day, days, start, start_ms, cutoff, bad_share)
+    options = {"days": days, "events_per_day": events_per_day, "seed": seed, "end": end}
+    summary = simulate_into(
+        _Writer(conn, schema),
+        progress=progress,
+        bad_share=bad_share,
+        bad_kinds=bad_kinds,
+        **options,
+    )
+    conn.commit()
+    return summary
+
+
+def simulate_into(
+    writer,
+    *,
+    days: int,
+    events_per_day: int,
+    seed: int,
+    end: date | None,
+    progress: Callable[[int, int], None] | None,
+    bad_share: float,
+    bad_kinds: Sequence[str],
+) -> WalletSimulation:
+    """Simulate and hand the rows to `writer.write(table, columns, rows)` from a background
+    thread (any database: PostgreSQL here, MySQL in wallet_mysql); does not commit."""
+    start, end, start_ms, cutoff = window(end, days)
+    sim = _Wallet(seed, events_per_day, days, start, start_ms, cutoff, bad_share, bad_kinds)
     level = [
         _WEEKDAY_LEVEL[_weekday(start_ms + d * DAY)] * sim.rng.uniform(0.92, 1.08)
         for d in range(days)
@@ -839,7 +871,6 @@ def simulate_wallet(
         out.put("referrals", REFERRAL_COLUMNS, referrals)
     finally:
         out.close()
-    conn.commit()
     return WalletSimulation(
         users=users,
         ledger_entries=entries,
