@@ -264,9 +264,20 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
 
     _step(2, 5, f"simulating {days} days of every app (CryptoGift in Redis, the others in "
           "their app databases)")  # fmt: skip
-    _reset_demo_tables(env["WAREHOUSE_URL"])
-    from dagster_project.simulate.run import SYSTEMS, simulate
+    from dagster_project.simulate.run import (
+        SYSTEMS,
+        ExternalTarget,
+        UnsupportedTarget,
+        check_targets,
+        simulate,
+    )
 
+    try:  # a SOURCE_<SYSTEM>_URL of the user's would get simulated rows, after a reset
+        check_targets(list(SYSTEMS), allow_external=False)
+    except (ExternalTarget, UnsupportedTarget) as exc:
+        print(f"\n{exc}\nmake demo writes only into the embedded services.", file=sys.stderr)
+        return 2
+    _reset_demo_tables(env["WAREHOUSE_URL"])
     end = datetime.now(UTC).date()
     simulate(
         list(SYSTEMS), days=days, gifts=gifts, events_per_day=events_per_day, seed=seed,

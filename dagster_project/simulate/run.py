@@ -9,6 +9,7 @@ from datetime import date
 
 import psycopg
 import redis
+from sqlalchemy.engine import make_url
 
 from dagster_project.local.environment import (
     EMBEDDED_REDIS_FLAG,
@@ -16,6 +17,7 @@ from dagster_project.local.environment import (
     apply_env,
 )
 from dagster_project.settings import gift_counter_prefix, gift_key_prefix, libpq_url
+from dagster_project.simulate.wallet_mysql import is_mysql_url, simulate_wallet_mysql
 
 SYSTEMS = ("gifts", "yesgoddess", "everreach", "mashups", "wallet", "cryptogift")
 
@@ -49,8 +51,8 @@ def progress_printer(label: str) -> Callable[[int, int], None]:
     return show
 
 
-def _refuse_external(flag: str, variable: str, allow: bool) -> None:
-    if not os.environ.get(flag) and not allow:
+def _refuse_external(variable: str, embedded: bool, allow: bool) -> None:
+    if not embedded and not allow:
         raise ExternalTarget(
             f"refusing to write simulated data into {variable}: it is not the embedded "
             "service and may hold real data. Unset it, or pass --allow-external if it is a "
@@ -58,10 +60,35 @@ def _refuse_external(flag: str, variable: str, allow: bool) -> None:
         )
 
 
-def simulate_gift_system(*, days, gifts, seed, end, reset, allow_external) -> None:
+def _is_embedded_source(url: str) -> bool:
+    """The embedded app databases live on the embedded warehouse's server: a
+    SOURCE_<SYSTEM>_URL set by the user to another server is someone's database, even when
+    the warehouse is embedded."""
+    if not os.environ.get(EMBEDDED_WAREHOUSE_FLAG):
+        return False
+    source, warehouse = make_url(url), make_url(os.environ["WAREHOUSE_URL"])
+    return (source.host, source.port) == (warehouse.host, warehouse.port)
+
+
+def check_targets(systems: list[str], allow_external: bool) -> None:
+    """Every target of `systems` may be written, checked before anything is."""
+    if "gifts" in systems:
+        embedded = bool(os.environ.get(EMBEDDED_REDIS_FLAG))
+        _refuse_external(f"REDIS_URL={os.environ['REDIS_URL']}", embedded, allow_external)
+    for system in ("yesgoddess", *APP_SYSTEMS):
+        if system not in systems:
+            continue
+        variable = f"SOURCE_{system.upper()}_URL"
+        if is_mysql_url(os.environ[variable]):
+            check_mysql_target(system, allow_external)
+        else:
+            embedded = _is_embedded_source(os.environ[variable])
+            _refuse_external(variable, embedded, allow_external)
+
+
+def simulate_gift_system(*, days, gifts, seed, end, reset) -> None:
     from dagster_project.simulate.gifts import clear_gifts, simulate_gifts
 
-    _refuse_external(EMBEDDED_REDIS_FLAG, f"REDIS_URL={os.environ['REDIS_URL']}", allow_external)
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     prefix, counters = gift_key_prefix(), gift_counter_prefix()
     if reset:
@@ -78,11 +105,10 @@ def simulate_gift_system(*, days, gifts, seed, end, reset, allow_external) -> No
     )
 
 
-def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset, allow_external):
+def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset):
     from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
 
     url = os.environ["SOURCE_YESGODDESS_URL"]
-    _refuse_external(EMBEDDED_WAREHOUSE_FLAG, "SOURCE_YESGODDESS_URL", allow_external)
     with psycopg.connect(libpq_url(url)) as conn:
         create_tables(conn)
         summary = simulate_yesgoddess(
@@ -96,20 +122,16 @@ def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset, allow_
     )
 
 
-def simulate_app_system(system, *, days, events_per_day, seed, end, reset, allow_external):
+def simulate_app_system(system, *, days, events_per_day, seed, end, reset):
     from importlib import import_module
-
-    from dagster_project.simulate.wallet_mysql import is_mysql_url, simulate_wallet_mysql
 
     variable = f"SOURCE_{system.upper()}_URL"
     url = os.environ[variable]
     progress = progress_printer(f"{system} days written")
     options = {"days": days, "events_per_day": events_per_day, "seed": seed, "end": end}
     if is_mysql_url(url):
-        check_mysql_target(system, allow_external)
         summary = simulate_wallet_mysql(url, reset=reset, progress=progress, **options)
     else:
-        _refuse_external(EMBEDDED_WAREHOUSE_FLAG, variable, allow_external)
         module = import_module(f"dagster_project.simulate.{system}")
         with psycopg.connect(libpq_url(url)) as conn:
             module.create_tables(conn)
@@ -121,8 +143,6 @@ def simulate_app_system(system, *, days, events_per_day, seed, end, reset, allow
 
 def check_mysql_target(system: str, allow_external: bool) -> None:
     """A MySQL SOURCE_<SYSTEM>_URL: only the wallet's, and only with --allow-external."""
-    from dagster_project.simulate.wallet_mysql import is_mysql_url
-
     variable = f"SOURCE_{system.upper()}_URL"
     url = os.environ.get(variable, "")
     if not is_mysql_url(url):
@@ -153,18 +173,12 @@ def simulate(
     allow_external: bool = False,
 ) -> None:
     apply_env(dagster_home=False)
-    for system in APP_SYSTEMS:  # before anything is written
-        if system in systems:
-            check_mysql_target(system, allow_external)
+    check_targets(systems, allow_external)
     common = {"days": days, "seed": seed, "end": end, "reset": reset}
     if "gifts" in systems:
-        simulate_gift_system(gifts=gifts, allow_external=allow_external, **common)
+        simulate_gift_system(gifts=gifts, **common)
     if "yesgoddess" in systems:
-        simulate_yesgoddess_system(
-            events_per_day=events_per_day, allow_external=allow_external, **common
-        )
+        simulate_yesgoddess_system(events_per_day=events_per_day, **common)
     for system in APP_SYSTEMS:
         if system in systems:
-            simulate_app_system(
-                system, events_per_day=events_per_day, allow_external=allow_external, **common
-            )
+            simulate_app_system(system, events_per_day=events_per_day, **common)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dagster_project.cli import main
-from dagster_project.local.environment import EMBEDDED_REDIS_FLAG
+from dagster_project.local.environment import EMBEDDED_REDIS_FLAG, EMBEDDED_WAREHOUSE_FLAG
 
 
 def test_simulate_refuses_a_redis_that_is_not_the_embedded_one(
@@ -17,6 +17,19 @@ def test_simulate_refuses_a_redis_that_is_not_the_embedded_one(
     argv = ["simulate", "--systems", "gifts", "--gifts", "5", "--days", "2", "--allow-external"]
     assert main(argv) == 0
     assert redis_client.scard(f"{gift_prefix}dirty") == 5
+
+
+def test_simulate_refuses_an_app_database_on_another_server(
+    redis_client, gift_prefix, monkeypatch, capsys
+):
+    """The warehouse is embedded, but SOURCE_WALLET_URL was set to someone's database:
+    nothing is written anywhere, not even the gifts asked for beside it."""
+    monkeypatch.setenv(EMBEDDED_REDIS_FLAG, "1")  # as `analytics` on the embedded services
+    monkeypatch.setenv(EMBEDDED_WAREHOUSE_FLAG, "1")
+    monkeypatch.setenv("SOURCE_WALLET_URL", "postgresql://app@127.0.0.1:1/wallet")
+    assert main(["simulate", "--systems", "gifts,wallet", "--gifts", "5", "--reset"]) == 2
+    assert "refusing to write simulated data into SOURCE_WALLET_URL" in capsys.readouterr().err
+    assert redis_client.scard(f"{gift_prefix}dirty") == 0
 
 
 def test_status_shows_the_services(capsys):
