@@ -9,7 +9,6 @@ scenario-1 figures from seed 002's testing guide, the raw tables against the sou
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
 
 import pytest
@@ -19,7 +18,6 @@ from dagster_project.ingest.deletions import DeletionCheck, detect_deletions
 from dagster_project.ingest.extract_load import extract_load, extract_load_system, source_engine
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from tests.conftest import run_dbt
-from tests.mariadb import PrivateMariaDB
 
 DATABASE = "wallet_test"
 
@@ -89,20 +87,6 @@ values
      null, '2025-11-01 11:00:00'),
     ('01JB0000000000000000000003', 2, 'promo', 'credit', 'referral_bonus', 100, 0, 100,
      null, '2025-11-01 12:00:00')"""
-
-
-@pytest.fixture(scope="module")
-def mysql_url():
-    """MYSQL_TEST_URL (a server the tests may create a database on), else a private MariaDB."""
-    if os.environ.get("MYSQL_TEST_URL"):
-        yield os.environ["MYSQL_TEST_URL"].rstrip("/")
-        return
-    server = PrivateMariaDB()
-    server.start()
-    try:
-        yield server.url().rstrip("/")
-    finally:
-        server.stop()
 
 
 @pytest.fixture
