@@ -4,8 +4,9 @@ a doc edit that breaks a command fails the suite.
 
 The docs' first command, `make demo`, fills the warehouse; the test gives it a small size
 through `DEMO_ARGS` (a documented make variable), so the commands after it run on a few
-days of every app instead of 30. Placeholder hosts in the docs (`db.internal`) stand for
-the reader's own servers: the test puts the embedded ones in their place.
+days of every app instead of 30. Placeholder hosts in the docs (`db.internal`,
+`mysql.internal`) stand for the reader's own servers: the test puts the embedded ones (and
+the tests' MariaDB) in their place.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.docs.doc_blocks import REPO_ROOT, SHELL_TAGS, blocks, shell_blocks
 
@@ -47,6 +49,9 @@ PLACEHOLDERS = {
     "postgresql://analyst:secret@db.internal:5432/warehouse": "WAREHOUSE_URL",
     "redis://cache.internal:6379/0": "REDIS_URL",
 }
+
+# the reader's MySQL in the docs -> an empty database on the tests' MariaDB (tests/mariadb.py)
+MYSQL_PLACEHOLDER = "mysql+pymysql://wallet:secret@mysql.internal:3306/wallet"
 
 # a user's variables would point the commands away from the fresh embedded services
 USER_VARIABLES = re.compile(r"^(WAREHOUSE_|REDIS_URL|SOURCE_\w+_URL|DAGSTER_|GIFT_|ANALYTICS_)")
@@ -74,7 +79,18 @@ def _embedded_urls(env: dict) -> dict[str, str]:
     return dict(re.findall(r"^export (\w+)=(\S+)$", out, re.M))
 
 
-def _script(commands: list[str], env: dict) -> str:
+@pytest.fixture(scope="module")
+def docs_mysql_url(mysql_url):
+    """An empty `wallet` database on the MariaDB of the tests, for the docs' MySQL commands."""
+    root = sa.create_engine(mysql_url + "/")
+    with root.begin() as conn:
+        conn.exec_driver_sql("drop database if exists docs_wallet")
+        conn.exec_driver_sql("create database docs_wallet")
+    root.dispose()
+    return f"{mysql_url}/docs_wallet"
+
+
+def _script(commands: list[str], env: dict, mysql: str | None = None) -> str:
     lines = ["set -euxo pipefail"]  # -x: the log shows each command as it runs
     urls = None
     for command in commands:
@@ -85,6 +101,8 @@ def _script(commands: list[str], env: dict) -> str:
             if placeholder in command:
                 urls = urls or _embedded_urls(env)
                 command = command.replace(placeholder, urls[variable])
+        if mysql:
+            command = command.replace(MYSQL_PLACEHOLDER, mysql)
         lines.append(command)
     return "\n".join(lines) + "\n"
 
@@ -136,14 +154,16 @@ def test_every_code_block_says_what_it_holds():
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
-def test_doc_commands_run_as_written(block, docs_env):
+def test_doc_commands_run_as_written(block, docs_env, request):
     assert block.tag in SHELL_TAGS
+    # a MariaDB starts only for the blocks that name the reader's MySQL
+    mysql = request.getfixturevalue("docs_mysql_url") if MYSQL_PLACEHOLDER in block.body else None
     if any(command.startswith("make ui") for command in block.commands):
         assert len(block.commands) == 1, f"{block.where}: keep `make ui` in a block of its own"
         _run_ui(docs_env)
         return
     result = subprocess.run(
-        ["bash", "-c", _script(block.commands, docs_env)], cwd=REPO_ROOT, env=docs_env,
+        ["bash", "-c", _script(block.commands, docs_env, mysql)], cwd=REPO_ROOT, env=docs_env,
         capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S,
     )  # fmt: skip
     assert result.returncode == 0, (
