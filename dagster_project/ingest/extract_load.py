@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -26,7 +27,7 @@ from sqlalchemy.dialects import postgresql
 
 from dagster_project.ingest import mysql_source, source_rejects, sync_state
 from dagster_project.ingest.deletions import DELETED_AT
-from dagster_project.ingest.read_ahead import read_ahead
+from dagster_project.ingest.read_ahead import ReadAhead
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
 
@@ -280,9 +281,12 @@ def _write_chunk(conn, target: str, columns: list[str], types: list[int], rows) 
                 write_row(_text_row(columns, row))
 
 
-def _land_chunk(conn, spec: SourceTable, columns: list[str], types: list[int], rows):
+def _land_chunk(conn, spec, columns: list[str], types: list[int], rows, busy=nullcontext):
+    """`busy()` around the COPY, the writer's own Python work (read_ahead.py)."""
+
     def fill(target: str) -> None:
-        _write_chunk(conn, target, columns, types, rows)
+        with busy():
+            _write_chunk(conn, target, columns, types, rows)
 
     return _land_batch(conn, spec, columns, fill)
 
@@ -442,12 +446,16 @@ def _stream_mysql(conn, engine, spec: SourceTable, columns, since, chunk_rows):
     if since is not None:
         bound = mysql_source.source_bound(since, source_types[spec.cursor], zone)
         query = query.where(table.c[spec.cursor] >= bound)
+    ahead = ReadAhead()
     with engine.connect() as source:
         now = source.execute(sa.select(sa.func.current_timestamp())).scalar_one()
-        rows = mysql_source.stream_chunks(source, query, convert, decoders, chunk_rows)
-        chunks = read_ahead(rows)
+        chunks = ahead.chunks(
+            lambda checkpoint: mysql_source.stream_chunks(
+                source, query, convert, decoders, chunk_rows, checkpoint
+            )
+        )
         try:
-            counts, newest = _land_chunks(conn, spec, columns, chunks, as_text)
+            counts, newest = _land_chunks(conn, spec, columns, chunks, as_text, ahead.writer_busy)
         finally:
             chunks.close()  # the reader stopped before the connection goes back to the pool
     return counts, newest, mysql_source.source_now(now)
@@ -457,13 +465,13 @@ def _source_table(spec: SourceTable, columns) -> sa.TableClause:
     return sa.table(spec.table, *[sa.column(c) for c in columns], schema=spec.schema)
 
 
-def _land_chunks(conn, spec: SourceTable, columns, chunks, as_text=frozenset()):
+def _land_chunks(conn, spec, columns, chunks, as_text=frozenset(), busy=nullcontext):
     """Land each chunk; returns ((landed, quarantined), the newest cursor value read)."""
     types = _copy_types(conn, spec, columns, as_text)
     position = columns.index(spec.cursor)
     rows, quarantined, newest = 0, 0, None
     for partition in chunks:
-        rejected = _land_chunk(conn, spec, columns, types, partition)[1]
+        rejected = _land_chunk(conn, spec, columns, types, partition, busy)[1]
         rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
         values = [
             row[position]

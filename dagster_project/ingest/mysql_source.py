@@ -30,6 +30,7 @@ from dagster_project.ingest.source_tables import SourceTable
 # the session settings of every connection to a MySQL-family source
 CONNECT_ARGS = {"init_command": "set time_zone = '+00:00'", "charset": "utf8mb4"}
 
+FETCH_BLOCK = 2_000  # rows per fetchmany: how soon a reader sees a checkpoint
 _JSON_CHECK = re.compile(r"^json_valid\(`(?P<column>[^`]+)`\)$", re.IGNORECASE)
 
 
@@ -141,12 +142,14 @@ def stream_chunks(
     convert: Callable | None,
     decoders: dict[int, Callable],
     chunk_rows: int,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> Iterator[list]:
     """The query's rows straight from PyMySQL's unbuffered cursor (constant memory),
-    converted, `chunk_rows` at a time. The query's columns are untyped, so SQLAlchemy's
-    result would only wrap each row in a Row object: it is left out. `decoders` replace
-    the connection's own for this query only (PyMySQL picks a result's decoders when the
-    query is sent)."""
+    converted, `chunk_rows` at a time, fetched in blocks with `checkpoint()` between them
+    (where a read-ahead reader waits while the writer is busy). The query's columns are
+    untyped, so SQLAlchemy's result would only wrap each row in a Row object: it is left
+    out. `decoders` replace the connection's own for this query only (PyMySQL picks a
+    result's decoders when the query is sent)."""
     compiled = query.compile(dialect=source.dialect)
     driver = source.connection.driver_connection
     cursor = driver.cursor(pymysql.cursors.SSCursor)
@@ -156,8 +159,15 @@ def stream_chunks(
             cursor.execute(str(compiled), compiled.params)
         finally:
             driver.decoders = saved  # the pooled connection's other queries: as before
-        while rows := cursor.fetchmany(chunk_rows):
-            yield rows if convert is None else [convert(row) for row in rows]
+        chunk: list = []
+        while block := cursor.fetchmany(min(FETCH_BLOCK, chunk_rows - len(chunk))):
+            chunk.extend(block if convert is None else map(convert, block))
+            if len(chunk) == chunk_rows:
+                yield chunk
+                chunk = []
+            checkpoint()
+        if chunk:
+            yield chunk
     finally:
         cursor.close()
 
