@@ -29,6 +29,7 @@ from bench import (
     tokens,
 )
 from bench import extract_load as el
+from bench import mysql_extract_load as mysql_el
 from bench.report import Table, header, verdict
 from bench.sections import Outcome, Section, run_sections
 from bench.timing import progress
@@ -41,7 +42,7 @@ NAIVE_TARGET = 10  # × naive
 SMOKE = {
     "gifts": 2_000, "mart_gifts": 5_000, "el_rows": 5_000, "event_day_rows": 2_000,
     "history_day_rows": 500, "ledger_rows": 20_000, "token_runs": 5, "repeat": 1,
-    "export_sizes": "1000,5000", "retention_rows": 10_000,
+    "export_sizes": "1000,5000", "retention_rows": 10_000, "mysql_el_rows": 5_000,
 }  # fmt: skip
 
 
@@ -58,6 +59,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-dbt", action="store_true", help="skip the mart (dbt) figures")
     p.add_argument("--el-rows", type=int, default=1_000_000, help="events for the extract-load")
     p.add_argument("--skip-el", action="store_true", help="skip the extract-load figures")
+    p.add_argument(
+        "--mysql-el-rows",
+        type=int,
+        default=1_000_000,
+        help="wallet ledger rows for the extract-load from MariaDB",
+    )
+    p.add_argument(
+        "--skip-mysql-el", action="store_true", help="skip the MariaDB extract-load figures"
+    )
     p.add_argument("--skip-events", action="store_true", help="skip the event-mart figures")
     p.add_argument(
         "--event-day-rows",
@@ -94,7 +104,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["tokens", "exports", "retention"],
+        choices=["mysql-el", "tokens", "exports", "retention"],
         help="run only this section (no gift sync, marts, extract-load or event marts)",
     )
     p.add_argument("--skip-exports", action="store_true", help="skip the export figures")
@@ -131,13 +141,13 @@ def gift_window_end():
 
 
 def measure_sync(target, r, args, end):
-    print("[1/9] sync_gifts (the production path)", flush=True)
+    print("[1/10] sync_gifts (the production path)", flush=True)
     with target.connect() as conn:
         return sync.bench_sync(target, r, conn, args.gifts, args.seed, end, args.repeat)
 
 
 def measure_naive(target, r, args, end):
-    print("[2/9] the seed's naive loop on the same dirty set", flush=True)
+    print("[2/10] the seed's naive loop on the same dirty set", flush=True)
     with target.connect() as conn, target.connect(autocommit=True) as auto:
         sync.fill_redis(target, r, args.gifts, args.seed, end)
         sync.reset_raw(conn)
@@ -151,7 +161,7 @@ def measure_naive(target, r, args, end):
 
 
 def measure_floors(target, r, args, run):
-    print("[3/9] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
+    print("[3/10] floors: pipelined HGETALL, COPY, and the sync's other stages", flush=True)
     with target.connect() as conn:
         return floors.measure(conn, r, target.keys, run.ids, args.repeat)
 
@@ -199,7 +209,7 @@ def add_floor_rows(table: Table, gifts: int, sync_s: float, ids: int, f: dict) -
 
 
 def add_mart_rows(table: Table, target, args) -> None:
-    print(f"[4/9] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
+    print(f"[4/10] gift marts over {args.mart_gifts:,} gifts: dbt vs hand-written SQL", flush=True)
     t = marts.bench_marts(target, args.mart_gifts, args.repeat)
     same = all(n == 0 for n in t.mismatches.values())
     table.section(f"Gift marts over {args.mart_gifts:,} gifts (funnel, activity, embed view)")
@@ -219,7 +229,7 @@ EL_TARGET = 100_000  # rows/s
 
 
 def add_extract_load_rows(table: Table, target, args) -> None:
-    print(f"[5/9] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
+    print(f"[5/10] extract-load: {args.el_rows:,} events of one day vs a bare COPY", flush=True)
     t = el.bench_extract_load(target, args.el_rows, args.repeat)
     rate = t.rows / t.el_s
     table.section(f"Extract-load: {t.rows:,} events of one day, app table -> raw")
@@ -228,6 +238,33 @@ def add_extract_load_rows(table: Table, target, args) -> None:
     table.add("extract-load throughput", rate, "rows/s", note)
     table.add("bare COPY of the same rows", t.copy_s, "s", "no key, no upsert")
     table.add("ratio extract-load / bare COPY (time)", t.el_s / t.copy_s, "x")
+
+
+MYSQL_EL_TARGET = 0.7  # x the driver-only read (rows/s)
+
+
+def mysql_el_title(rows: int) -> str:
+    return f"Extract-load from MariaDB: {rows:,} wallet ledger rows, app table -> raw"
+
+
+def add_mysql_extract_load_rows(table: Table, target, args, step: str) -> str:
+    rows = f"{args.mysql_el_rows:,} wallet ledger rows"
+    print(f"{step} extract-load from MariaDB: {rows} vs the driver reading them", flush=True)
+    t = mysql_el.bench_mysql_extract_load(target, args.mysql_el_rows, args.repeat)
+    table.section(mysql_el_title(t.rows))
+    note = f"PyMySQL SSCursor, fetchmany {mysql_el.FETCH_ROWS:,}, rows dropped"
+    table.add("driver-only read of the same select", t.driver_s, "s", note)
+    table.add("driver-only throughput", t.driver_rate, "rows/s")
+    note = "empty raw table; convert + COPY + upsert + cursor"
+    table.add("extract_load (MariaDB -> raw)", t.el_s, "s", note)
+    table.add("extract-load throughput, MariaDB", t.el_rate, "rows/s")
+    ok = t.ratio >= MYSQL_EL_TARGET
+    note = f">= {MYSQL_EL_TARGET}x: {verdict(ok)}"
+    table.add("ratio extract-load / driver-only (rows/s)", t.ratio, "x", note)
+    return (
+        f"MariaDB extract-load: {t.el_rate:,.0f} rows/s, {t.ratio:.2f}x the driver-only "
+        f"read's {t.driver_rate:,.0f} rows/s ({verdict(ok)})"
+    )
 
 
 EVENT_RUN_TARGET = 30.0  # s, dbt run of a 1M-event day through every daily mart
@@ -472,7 +509,7 @@ def print_header(target, r, args) -> None:
 
 def sections(target, r, args) -> list[Section]:
     """The sections this run does, in order, with what each needs of the ones before."""
-    only_one = args.only is not None  # `--only X`: none of the first six sections
+    only_one = args.only is not None  # `--only X`: none of the first seven sections
     end = gift_window_end()
     got: dict = {}  # what the gift sections hand on
 
@@ -491,58 +528,67 @@ def sections(target, r, args) -> list[Section]:
     out = []
     if not only_one:
         out += [
-            Section("gift sync", sync_title(args.gifts), gift_sync, step="[1/9]"),
+            Section("gift sync", sync_title(args.gifts), gift_sync, step="[1/10]"),
             Section(
                 "naive loop",
                 "Naive loop (seed 000) on the same dirty set",
                 naive_loop,
                 needs=("gift sync",),
-                step="[2/9]",
+                step="[2/10]",
             ),  # fmt: skip
             Section(
                 "floors",
                 "Floors and the sync's other stages",
                 gift_floors,
                 needs=("gift sync", "naive loop"),
-                step="[3/9]",
+                step="[3/10]",
             ),  # fmt: skip
         ]
     if not args.skip_dbt and not only_one:
         out.append(Section("gift marts", f"Gift marts over {args.mart_gifts:,} gifts",
-                           lambda t: add_mart_rows(t, target, args), step="[4/9]"))  # fmt: skip
+                           lambda t: add_mart_rows(t, target, args), step="[4/10]"))  # fmt: skip
     if not args.skip_el and not only_one:
         out.append(Section("extract-load", f"Extract-load: {args.el_rows:,} events of one day",
                            lambda t: add_extract_load_rows(t, target, args),
-                           step="[5/9]"))  # fmt: skip
+                           step="[5/10]"))  # fmt: skip
+    if not args.skip_mysql_el and args.only in (None, "mysql-el"):
+        out.append(
+            Section(
+                "mysql extract-load",
+                mysql_el_title(args.mysql_el_rows),
+                lambda t: add_mysql_extract_load_rows(t, target, args, "[6/10]"),
+                step="[6/10]",
+            )
+        )
     if not args.skip_events and not only_one:
         out += [
             Section(
                 "event day",
                 f"Event marts: partition {events.DAY}, {args.event_day_rows:,} events per app",
-                lambda t: add_event_day_rows(t, target, args, "[6/9]"),
-                step="[6/9]",
+                lambda t: add_event_day_rows(t, target, args, "[7/10]"),
+                step="[7/10]",
             ),  # fmt: skip
             Section(
                 "event history",
                 f"Event marts: partition {events.DAY} of "
                 f"{args.history_day_rows:,} events per app, with history",
-                lambda t: add_history_rows(t, target, args, "[6/9]"),
+                lambda t: add_history_rows(t, target, args, "[7/10]"),
                 needs=("event day",),
-                step="[6/9]",
+                step="[7/10]",
             ),  # fmt: skip
         ]
     if not args.skip_tokens and args.only in (None, "tokens"):
         out.append(Section("tokens", f"Token economy: {args.ledger_rows:,} ledger rows",
-                           lambda t: add_token_rows(t, target, args, "[7/9]"),
-                           step="[7/9]"))  # fmt: skip
+                           lambda t: add_token_rows(t, target, args, "[8/10]"),
+                           step="[8/10]"))  # fmt: skip
     if not args.skip_exports and args.only in (None, "exports"):
         out.append(Section("exports", f"Exports of dataset {exports.DATASET}",
-                           lambda t: add_export_rows(t, target, args, "[8/9]"),
-                           step="[8/9]"))  # fmt: skip
+                           lambda t: add_export_rows(t, target, args, "[9/10]"),
+                           step="[9/10]"))  # fmt: skip
     if not args.skip_retention and args.only in (None, "retention"):
         out.append(Section("retention", "Raw retention (raw.everreach__app_events)",
-                           lambda t: add_retention_rows(t, target, args, "[9/9]"),
-                           step="[9/9]"))  # fmt: skip
+                           lambda t: add_retention_rows(t, target, args, "[10/10]"),
+                           step="[10/10]"))  # fmt: skip
     return out
 
 
@@ -564,7 +610,7 @@ def main(argv=None) -> int:
     if target.smoke:  # dbt's target and logs, the plan files: apart from `make bench`'s
         dbt_runs.use_workdir(analytics_home() / "bench" / "smoke" / target.database / "dbt")
     names = {s.name for s in sections(target, None, args)}  # what the flags leave to run
-    if names & {"gift sync", "gift marts", "extract-load", "event day"}:
+    if names & {"gift sync", "gift marts", "extract-load", "mysql extract-load", "event day"}:
         environment.refuse_foreign_data(target, args.force)
     if names & {"tokens", "exports"}:
         token_data.refuse_foreign_data(target, args.force)

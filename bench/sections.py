@@ -32,7 +32,7 @@ class Section:
     title: str  # the table's heading when the section failed before adding its own
     run: Callable[[Table], str | None]  # adds its rows; returns a summary line (or None)
     needs: tuple[str, ...] = ()  # sections whose results it uses
-    step: str = ""  # "[1/9]", for the log
+    step: str = ""  # "[1/10]", for the log
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 
 from dagster_project.ingest import mysql_source, source_rejects, sync_state
 from dagster_project.ingest.deletions import DELETED_AT
+from dagster_project.ingest.read_ahead import ReadAhead
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
 from dagster_project.ingest.warehouse_tables import ensure_tables
 
@@ -207,9 +209,12 @@ def _upsert(conn: psycopg.Connection, spec: SourceTable, columns: list[str]) -> 
     )
 
 
-def _copy_types(conn: psycopg.Connection, spec: SourceTable, columns: list[str]) -> list[int]:
+def _copy_types(
+    conn: psycopg.Connection, spec: SourceTable, columns: list[str], as_text=frozenset()
+) -> list[int]:
     """The raw columns' type oids, so COPY picks the right dumper (a dict → jsonb, …);
-    a type psycopg does not know goes as text, which the server parses itself."""
+    a type psycopg does not know, or a column in `as_text` (its values are already the
+    column's text), goes as text, which the server parses itself."""
     oids = dict(
         conn.execute(
             "select attname, atttypid::int from pg_attribute "
@@ -218,7 +223,9 @@ def _copy_types(conn: psycopg.Connection, spec: SourceTable, columns: list[str])
         ).fetchall()
     )
     text = conn.adapters.types["text"].oid
-    return [oids[c] if conn.adapters.types.get(oids[c]) else text for c in columns]
+    return [
+        oids[c] if c not in as_text and conn.adapters.types.get(oids[c]) else text for c in columns
+    ]
 
 
 def _copy_in(target: str, columns: list[str]) -> sql.Composed:
@@ -264,15 +271,22 @@ def _write_chunk(conn, target: str, columns: list[str], types: list[int], rows) 
     typed = target == "el_batch"
     names = columns if typed else [*columns, source_rejects.NOTE]
     with conn.cursor().copy(_copy_in(target, names)) as copy:
+        write_row = copy.write_row  # once per chunk: the loop below runs once per row
         if typed:
             copy.set_types(types)
-        for row in rows:
-            copy.write_row(row if typed else _text_row(columns, row))
+            for row in rows:
+                write_row(row)
+        else:
+            for row in rows:
+                write_row(_text_row(columns, row))
 
 
-def _land_chunk(conn, spec: SourceTable, columns: list[str], types: list[int], rows):
+def _land_chunk(conn, spec, columns: list[str], types: list[int], rows, busy=nullcontext):
+    """`busy()` around the COPY, the writer's own Python work (read_ahead.py)."""
+
     def fill(target: str) -> None:
-        _write_chunk(conn, target, columns, types, rows)
+        with busy():
+            _write_chunk(conn, target, columns, types, rows)
 
     return _land_batch(conn, spec, columns, fill)
 
@@ -403,41 +417,70 @@ def _pipe(copy_out, copy_in) -> None:
 
 def _stream_rows(conn, engine, spec: SourceTable, columns, since, chunk_rows):
     """Any other SQLAlchemy source: a server-side cursor, landed chunk by chunk."""
-    table = sa.table(spec.table, *[sa.column(c) for c in columns], schema=spec.schema)
+    if mysql_source.is_mysql(engine):
+        return _stream_mysql(conn, engine, spec, columns, since, chunk_rows)
+    table = _source_table(spec, columns)
     query = sa.select(table)
-    source_types = source_column_types(engine, spec)
-    convert, bound, now = None, since, lambda value: value
-    if mysql_source.is_mysql(engine):  # its times are naive: make them instants
-        zone = mysql_source.datetime_zone(spec)
-        json_cols = mysql_source.json_columns(engine, spec)
-        convert = mysql_source.row_converter(
-            [source_types[c] for c in columns],
-            [c in json_cols or isinstance(source_types[c], sa.JSON) for c in columns],
-            zone,
-        )
-        bound = mysql_source.source_bound(since, source_types[spec.cursor], zone)
-        now = mysql_source.source_now
     if since is not None:
+        query = query.where(table.c[spec.cursor] >= since)
+    with engine.connect() as source:
+        source_now = source.execute(sa.select(sa.func.current_timestamp())).scalar_one()
+        stream = source.execution_options(stream_results=True, yield_per=chunk_rows)
+        counts, newest = _land_chunks(conn, spec, columns, stream.execute(query).partitions())
+    return counts, newest, source_now
+
+
+def _stream_mysql(conn, engine, spec: SourceTable, columns, since, chunk_rows):
+    """MySQL/MariaDB: PyMySQL's unbuffered cursor read on a thread (read_ahead.py) while
+    the chunk before is COPYed and upserted — reading the source and writing the warehouse
+    overlap instead of taking turns. Its times are naive: they are made instants."""
+    source_types = source_column_types(engine, spec)
+    zone = mysql_source.datetime_zone(spec)
+    json_cols = mysql_source.json_columns(engine, spec)
+    json_flags = [c in json_cols or isinstance(source_types[c], sa.JSON) for c in columns]
+    convert = mysql_source.row_converter([source_types[c] for c in columns], json_flags)
+    decoders = mysql_source.time_decoders(zone)
+    as_text = {c for c, is_json in zip(columns, json_flags, strict=True) if is_json}
+    table = _source_table(spec, columns)
+    query = sa.select(table)
+    if since is not None:
+        bound = mysql_source.source_bound(since, source_types[spec.cursor], zone)
         query = query.where(table.c[spec.cursor] >= bound)
-    types = _copy_types(conn, spec, columns)
+    ahead = ReadAhead()
+    with engine.connect() as source:
+        now = source.execute(sa.select(sa.func.current_timestamp())).scalar_one()
+        chunks = ahead.chunks(
+            lambda checkpoint: mysql_source.stream_chunks(
+                source, query, convert, decoders, chunk_rows, checkpoint
+            )
+        )
+        try:
+            counts, newest = _land_chunks(conn, spec, columns, chunks, as_text, ahead.writer_busy)
+        finally:
+            chunks.close()  # the reader stopped before the connection goes back to the pool
+    return counts, newest, mysql_source.source_now(now)
+
+
+def _source_table(spec: SourceTable, columns) -> sa.TableClause:
+    return sa.table(spec.table, *[sa.column(c) for c in columns], schema=spec.schema)
+
+
+def _land_chunks(conn, spec, columns, chunks, as_text=frozenset(), busy=nullcontext):
+    """Land each chunk; returns ((landed, quarantined), the newest cursor value read)."""
+    types = _copy_types(conn, spec, columns, as_text)
     position = columns.index(spec.cursor)
     rows, quarantined, newest = 0, 0, None
-    with engine.connect() as source:
-        source_now = now(source.execute(sa.select(sa.func.current_timestamp())).scalar_one())
-        stream = source.execution_options(stream_results=True, yield_per=chunk_rows)
-        for chunk in stream.execute(query).partitions():
-            partition = chunk if convert is None else [convert(row) for row in chunk]
-            rejected = _land_chunk(conn, spec, columns, types, partition)[1]
-            rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
-            values = [
-                row[position]
-                for row in partition
-                if row[position] is not None
-                and not isinstance(row[position], mysql_source.ZeroDate)
-            ]
-            if values:
-                newest = max([newest, *values]) if newest is not None else max(values)
-    return (rows, quarantined), newest, source_now
+    for partition in chunks:
+        rejected = _land_chunk(conn, spec, columns, types, partition, busy)[1]
+        rows, quarantined = rows + len(partition) - rejected, quarantined + rejected
+        values = [
+            row[position]
+            for row in partition
+            if row[position] is not None and not isinstance(row[position], mysql_source.ZeroDate)
+        ]
+        if values:
+            newest = max([newest, *values]) if newest is not None else max(values)
+    return (rows, quarantined), newest
 
 
 def _next_cursor(spec: SourceTable, before: str | None, newest, source_now) -> str | None:

@@ -20,12 +20,19 @@ SECTIONS = {
     "floors": r"Floors and the sync's other stages",
     "gift marts": r"Gift marts over ",
     "extract-load": r"Extract-load: ",
+    "mysql extract-load": r"Extract-load from MariaDB: ",
     "event day": r"Event marts: partition \S+ with ",
     "event history": r"Event marts: partition \S+ of .* with history",
     "tokens": r"Token economy: ",
     "exports": r"Exports of dataset ",
     "retention": r"Raw retention ",
 }
+# the MariaDB extract-load's rows: both rates and their ratio
+MYSQL_EL_ROWS = (
+    "driver-only throughput",
+    "extract-load throughput, MariaDB",
+    "ratio extract-load / driver-only (rows/s)",
+)
 FIGURE = re.compile(r"^  \S.*?\s(-?[\d,]+\.?\d*|True|False)\s")  # label, then a value
 
 
@@ -65,3 +72,7 @@ def test_the_smoke_bench_runs_every_section(warehouse_url):
         assert figures, f"{name}: no figures under {found[0]!r}:\n{table}"
     sync_rows = blocks[next(h for h in blocks if h.startswith("Gift sync: "))]
     assert any(row.strip().startswith("naive throughput") for row in sync_rows), table
+    mysql_rows = blocks[next(h for h in blocks if h.startswith("Extract-load from MariaDB: "))]
+    for label in MYSQL_EL_ROWS:
+        assert any(row.strip().startswith(label) for row in mysql_rows), table
+    assert "MariaDB extract-load: " in out  # its summary line

@@ -320,3 +320,34 @@ def test_a_row_deleted_in_mariadb_is_marked_and_a_reinserted_one_unmarked(wallet
         assert conn.execute(deleted).fetchall() == [(7, False), (8, False)]
     finally:
         source.dispose()
+
+
+def test_chunks_read_ahead_land_every_row_and_json_as_its_own_text(wallet_db, conn):
+    """One row per chunk: the reader thread runs ahead of the COPY through every chunk
+    boundary; JSON lands as PostgreSQL parses the source's text (1.10 stays 1.10)."""
+    engine, url = wallet_db
+    text = '{"price": 1.10, "big": 123456789012345678901234567890, "name": "Zoë"}'
+    with engine.begin() as app:
+        app.exec_driver_sql("set time_zone = '+05:30'")  # whatever the server's own zone
+        app.exec_driver_sql(
+            "insert into wallet_ledger (id, user_id, token_type, direction, reason, amount, "
+            "metadata, occurred_at) values "
+            f"('01JE0000000000000000000001', 2, 'promo', 'debit', 'render', 5, '{text}', "
+            "'2025-11-02 08:00:00')"
+        )
+    spec = next(s for s in SOURCE_TABLES if s.raw_table == "wallet__wallet_ledger")
+    source = source_engine(url)
+    try:
+        result = extract_load(conn, source, spec, chunk_rows=1)
+    finally:
+        source.dispose()
+    assert result.rows == 4
+    landed = conn.execute("select id from raw.wallet__wallet_ledger order by id").fetchall()
+    assert [r[0] for r in landed] == sorted(_epochs(engine, "wallet_ledger", "occurred_at"))
+    assert result.cursor_after == "2025-11-02T02:30:00+00:00"  # 08:00 at +05:30
+    same = conn.execute(
+        "select metadata::text = %s::jsonb::text from raw.wallet__wallet_ledger "
+        "where id = '01JE0000000000000000000001'",
+        [text],
+    ).fetchone()[0]
+    assert same
