@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.assets.dbt import daily_dbt_assets, warehouse_dbt_assets
 from dagster_project.assets.enrich import user_agents
 from dagster_project.assets.exports import EXPORT_ASSETS, ml_dataset_job
+from dagster_project.assets.ingest_mashup_counters import mashups__realtime_counts
 from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.assets.maintenance import raw_retention_job, raw_retention_schedule
@@ -15,7 +16,12 @@ from dagster_project.assets.sources import SOURCE_SPECS
 from dagster_project.checks import ASSET_CHECKS
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import apps_daily_job, daily_marts_job, gift_refresh_job
+from dagster_project.jobs import (
+    apps_daily_job,
+    daily_marts_job,
+    gift_refresh_job,
+    mashup_counters_job,
+)
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.schedules import (
@@ -27,11 +33,13 @@ from dagster_project.sensors import (
     export_request_sensor,
     gift_dirty_sensor,
     late_arrival_sensor,
+    mashup_counters_sensor,
 )
 
 defs = Definitions(
     assets=[
         gift_analytics,
+        mashups__realtime_counts,
         *(source_table_asset(spec) for spec in SOURCE_TABLES),
         user_agents,
         warehouse_dbt_assets,
@@ -42,6 +50,7 @@ defs = Definitions(
     asset_checks=ASSET_CHECKS,
     jobs=[
         gift_refresh_job,
+        mashup_counters_job,
         apps_daily_job,
         daily_marts_job,
         export_file_job,
@@ -55,7 +64,12 @@ defs = Definitions(
         export_cleanup_schedule,
         raw_retention_schedule,
     ],
-    sensors=[gift_dirty_sensor, late_arrival_sensor, export_request_sensor],
+    sensors=[
+        gift_dirty_sensor,
+        mashup_counters_sensor,
+        late_arrival_sensor,
+        export_request_sensor,
+    ],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

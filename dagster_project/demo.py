@@ -109,7 +109,7 @@ def run_gift_refresh(instance=None, *, quiet: bool = True):
 def _print_materializations(result) -> None:
     for event in result.get_asset_materialization_events():
         mat = event.materialization
-        shown = ("gifts_", "still", "rows_landed")
+        shown = ("gifts_", "still", "rows_landed", "keys_taken", "plays", "likes")
         meta = {k: v.value for k, v in mat.metadata.items() if k.startswith(shown)}
         extra = "  " + ", ".join(f"{k}={v}" for k, v in meta.items()) if meta else ""
         print(f"  materialized {mat.asset_key.to_user_string()}{extra}")
@@ -178,6 +178,8 @@ def _demo_tables() -> list[str]:
     return [
         "raw.gift_analytics",
         "quarantine.gift_analytics",
+        "raw.mashups__realtime_counts",
+        "quarantine.mashups__realtime_counters",
         *(f"raw.{spec.raw_table}" for spec in SOURCE_TABLES),
         *(".".join(key.path) for key in daily_dbt_assets.keys),
     ]
@@ -301,6 +303,8 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
     ):
         results = [
             run_job("gift_refresh"),
+            # the Mashups realtime counters the simulator INCRed (marts.mashup_counts_live)
+            run_job("mashup_counters_sync"),
             run_job("apps_daily", days=(first.isoformat(), last.isoformat())),
         ]
     for result in results:

@@ -10,6 +10,7 @@ from dagster_project.ingest.source_tables import SOURCE_TABLES
 # every system with declared app-database tables, in declaration order
 SOURCE_SYSTEMS = tuple(dict.fromkeys(spec.system for spec in SOURCE_TABLES))
 GIFT_SYNC = AssetSelection.assets(["raw", "gift_analytics"])
+MASHUP_COUNTER_SYNC = AssetSelection.assets(["raw", "mashups__realtime_counts"])
 # The DAO marts read gifts too (the referrer leaderboard's conversion quality) but mostly
 # the DAO tables: apps_daily rebuilds them, not every gift sync.
 DAO_MARTS = AssetSelection.groups("marts_dao")
@@ -29,8 +30,8 @@ _app_sources = (
 apps_daily_job = define_asset_job(
     name="apps_daily",
     # upstream too: the seeds (taxonomies, aliases) and the gift staging the marts join;
-    # not the Redis sync itself, which gift_refresh runs when gifts change
-    selection=_app_sources | (_app_sources.upstream() - GIFT_SYNC),
+    # not the Redis syncs themselves, which their sensors run when Redis changes
+    selection=_app_sources | (_app_sources.upstream() - GIFT_SYNC - MASHUP_COUNTER_SYNC),
     description=(
         "Extract-load every app database (YesGoddess, EverReach, Mashups, Wallet, "
         "CryptoGift DAO), rebuild staging, quarantine and the whole-rebuild marts, then "
@@ -47,5 +48,15 @@ daily_marts_job = define_asset_job(
     description=(
         "Rebuild the daily-partitioned marts of a partition from what is landed, then the "
         "marts built on them."
+    ),
+)
+
+mashup_counters_job = define_asset_job(
+    name="mashup_counters_sync",
+    # the views over it (staging, marts.mashup_counts_live) read it as it is: no rebuild
+    selection=MASHUP_COUNTER_SYNC,
+    description=(
+        "Sync the Mashups realtime counters (plays, likes) from Redis into "
+        "raw.mashups__realtime_counts, losing and doubling no increment."
     ),
 )

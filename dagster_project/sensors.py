@@ -25,12 +25,18 @@ from dagster_project.exports.ops import (
 from dagster_project.exports.service import screen_preparing
 from dagster_project.ingest.late_arrivals import landed_days
 from dagster_project.ingest.redis_gifts import GiftKeys
+from dagster_project.ingest.redis_mashup_counters import CounterKeys, pending_counters
 from dagster_project.ingest.retention import recorded_horizons
 from dagster_project.ingest.source_tables import SOURCE_TABLES
-from dagster_project.jobs import daily_marts_job, gift_refresh_job
+from dagster_project.jobs import daily_marts_job, gift_refresh_job, mashup_counters_job
 from dagster_project.partitions import PARTITIONS_START, daily_partitions
 from dagster_project.resources import RedisResource, WarehouseResource
-from dagster_project.settings import gift_key_prefix
+from dagster_project.settings import (
+    gift_key_prefix,
+    mashup_counters_scan,
+    mashup_key_prefix,
+    mashup_redis_url,
+)
 
 ACTIVE = [
     DagsterRunStatus.QUEUED,
@@ -61,6 +67,35 @@ def gift_dirty_sensor(context: SensorEvaluationContext, redis: RedisResource):
     if active:
         return SkipReason(f"{pending} dirty gifts wait for run {active[0].run_id} to finish")
     return RunRequest(tags={"dirty_gifts": str(pending)})
+
+
+@sensor(
+    job=mashup_counters_job,
+    minimum_interval_seconds=300,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Every 5 minutes (seed 004's syncToDatabase): when mashup:dirty (or the in-flight "
+        "dirty set or counts hash a crashed sync left) is non-empty — or always, with "
+        "MASHUP_COUNTERS_SCAN=1 — run mashup_counters_sync, which lands the Mashups plays "
+        "and likes counters in raw.mashups__realtime_counts."
+    ),
+)
+def mashup_counters_sensor(context: SensorEvaluationContext, redis: RedisResource):
+    import redis as redis_lib
+
+    keys = CounterKeys(mashup_key_prefix())
+    url = mashup_redis_url()
+    with redis_lib.Redis.from_url(url) if url else redis.client() as client:
+        waiting = pending_counters(client, keys)
+    scan = mashup_counters_scan()
+    if waiting == 0 and not scan:
+        return SkipReason("no mashup counter is dirty and no batch is in flight")
+    active = context.instance.get_runs(
+        RunsFilter(job_name=mashup_counters_job.name, statuses=ACTIVE), limit=1
+    )
+    if active:
+        return SkipReason(f"{waiting} pending counter items wait for run {active[0].run_id}")
+    return RunRequest(tags={"pending_counters": str(waiting), "scan": str(scan).lower()})
 
 
 def _partition_built_at(instance, asset_keys, day: str) -> float | None:

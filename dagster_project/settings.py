@@ -15,6 +15,12 @@ GIFT_KEY_PREFIX_ENV = "GIFT_REDIS_PREFIX"
 DEFAULT_GIFT_KEY_PREFIX = "gift:analytics:"
 DEFAULT_COUNTER_PREFIX = "gift:campaign:"
 
+# Mashups realtime counters (seed 004): `{prefix}{mashupId}:plays` / `:likes`
+MASHUP_KEY_PREFIX_ENV = "MASHUP_REDIS_PREFIX"
+DEFAULT_MASHUP_KEY_PREFIX = "mashup:"
+MASHUP_REDIS_URL_ENV = "MASHUP_REDIS_URL"  # the Mashups app's Redis; default REDIS_URL
+MASHUP_SCAN_ENV = "MASHUP_COUNTERS_SCAN"  # "1": also SCAN for counters (no dirty set)
+
 
 def analytics_home() -> Path:
     """Where embedded data, logs and export files live (git-ignored `.local/` by default)."""
@@ -29,6 +35,25 @@ def gift_key_prefix() -> str:
 def gift_counter_prefix() -> str:
     """Prefix of the campaign counter hashes `{prefix}{campaignId}:counters`."""
     return os.environ.get("GIFT_COUNTER_PREFIX") or DEFAULT_COUNTER_PREFIX
+
+
+def mashup_key_prefix() -> str:
+    return os.environ.get(MASHUP_KEY_PREFIX_ENV) or DEFAULT_MASHUP_KEY_PREFIX
+
+
+def mashup_redis_url() -> str | None:
+    """The Mashups app's Redis when it is not the one of REDIS_URL (None: REDIS_URL)."""
+    return os.environ.get(MASHUP_REDIS_URL_ENV) or None
+
+
+def mashup_counters_scan() -> bool:
+    """Opt-in for an app that keeps no dirty set: find the counters by SCAN (never KEYS)."""
+    value = (os.environ.get(MASHUP_SCAN_ENV) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{MASHUP_SCAN_ENV}={value!r}: use 1 (SCAN for counters) or 0 (dirty set)")
 
 
 def metabase_role() -> str:

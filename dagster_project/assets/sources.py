@@ -6,10 +6,16 @@ source system through `raw` to the marts and exports."""
 from dagster import AssetSpec, MetadataValue
 
 from dagster_project.ingest.source_tables import SOURCE_TABLES, SourceTable
-from dagster_project.settings import GIFT_KEY_PREFIX_ENV, SYSTEMS
+from dagster_project.settings import (
+    GIFT_KEY_PREFIX_ENV,
+    MASHUP_KEY_PREFIX_ENV,
+    MASHUP_REDIS_URL_ENV,
+    SYSTEMS,
+)
 
 GROUP = "sources"
 GIFT_SOURCE_KEY = ["cryptogift_redis", "gifts"]
+MASHUP_COUNTERS_SOURCE_KEY = ["mashups_redis", "counters"]
 
 _SYSTEM_NAMES = {
     "cryptogift": "CryptoGift DAO",
@@ -64,8 +70,37 @@ GIFT_SOURCE = AssetSpec(
     tags={"system": "cryptogift"},
 )
 
-# every table the extract-load reads, then the Redis gifts
-SOURCE_SPECS = [*(_table_spec(spec) for spec in SOURCE_TABLES), GIFT_SOURCE]
+MASHUP_COUNTERS_SOURCE = AssetSpec(
+    key=MASHUP_COUNTERS_SOURCE_KEY,
+    group_name=GROUP,
+    kinds={"redis"},
+    description=(
+        "Mashups realtime counters in Redis (MASHUP_REDIS_URL, else REDIS_URL): "
+        "`<prefix><mashupId>:plays` / `:likes` the app INCRs (seed 004) and the "
+        "`<prefix>dirty` set of mashup ids it SADDs beside each INCR (prefix "
+        "MASHUP_REDIS_PREFIX, default `mashup:`). The counter sync "
+        "(raw/mashups__realtime_counts) moves the counts out atomically; not written by "
+        "this project."
+    ),
+    metadata={
+        "system": "mashups",
+        "url_env": f"{MASHUP_REDIS_URL_ENV} (else REDIS_URL)",
+        "key_prefix_env": MASHUP_KEY_PREFIX_ENV,
+        "keys": (
+            "{prefix}<mashupId>:plays, {prefix}<mashupId>:likes (integers), {prefix}dirty "
+            "(set), {prefix}dirty:inflight, {prefix}sync:inflight (hash)"
+        ),
+        "lands_in": MetadataValue.text("raw.mashups__realtime_counts"),
+    },
+    tags={"system": "mashups"},
+)
+
+# every table the extract-load reads, then the Redis gifts and the Mashups counters
+SOURCE_SPECS = [
+    *(_table_spec(spec) for spec in SOURCE_TABLES),
+    GIFT_SOURCE,
+    MASHUP_COUNTERS_SOURCE,
+]
 
 # a system listed in settings but with no declared table would be missing from the graph
 _missing = set(SYSTEMS) - {spec.system for spec in SOURCE_TABLES}

@@ -70,6 +70,28 @@ create table if not exists quarantine.source_rows (
     primary key (source, source_table, row_md5)
 );
 
+-- Mashups realtime counters (seed 004 `mashup:{id}:plays` / `:likes`) synced from Redis:
+-- one row per sync batch, mashup and metric with the increments the batch took out of
+-- Redis. Append-only; batch_id makes a resumed batch land once.
+create table if not exists raw.mashups__realtime_counts (
+    batch_id text not null,
+    mashup_id text not null,
+    metric text not null check (metric in ('plays', 'likes')),
+    count bigint not null check (count > 0),
+    synced_at timestamptz not null default now(),
+    primary key (batch_id, mashup_id, metric)
+);
+
+-- Counter keys whose value is not a positive integer (text, a negative number, another
+-- Redis type): left in Redis as they are, named here with the value read.
+create table if not exists quarantine.mashups__realtime_counters (
+    redis_key text primary key,
+    reject_reason text not null,
+    raw_value text,
+    first_rejected_at timestamptz not null default now(),
+    last_rejected_at timestamptz not null default now()
+);
+
 create table if not exists ops.sync_state (
     id text primary key,
     last_cursor text,
@@ -132,6 +154,8 @@ TABLES = (
     "raw.gift_analytics",
     "quarantine.gift_analytics",
     "quarantine.source_rows",
+    "raw.mashups__realtime_counts",
+    "quarantine.mashups__realtime_counters",
     "ops.sync_state",
     "ops.export_requests",
 )

@@ -35,6 +35,13 @@ COPY: a late event comes after rows of later days. Nothing arrives after now nor
 the end of ``end``. The same seed and a past ``end`` give the same rows; ``reset=True``
 empties both tables first, without it a run appends (the same seed re-delivers the same
 event ids; mashups already present are kept).
+
+With a Redis client, the plays and likes of the last hours (``realtime_hours`` before the
+end of the window, never before the start of its last UTC day, which the daily marts have
+not built yet) are also counted into the app's realtime counters, as seed 004's
+``realtimeCounters`` does: ``INCRBY mashup:{id}:plays`` / ``:likes`` and ``SADD
+mashup:dirty {id}``, in one pipeline. A play counts when it happens, whether its tracking
+event arrives, arrives late or is malformed. The same seed gives the same increments.
 """
 
 from __future__ import annotations
@@ -52,8 +59,10 @@ from itertools import accumulate
 from operator import itemgetter
 
 import psycopg
+import redis
 from psycopg import sql
 
+from dagster_project.settings import DEFAULT_MASHUP_KEY_PREFIX
 from dagster_project.simulate.clock import DAY, EPOCH, HOUR, MIN, SEC, window
 from dagster_project.simulate.copy_rows import copy_rows
 
@@ -150,6 +159,7 @@ _PHONE_FORMATS = {
 # what the PII scrubbing treats as a phone number: ids must never look like one
 _PHONE_LIKE = re.compile(r"[0-9][0-9 ().-]{7,}[0-9]")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_COUNTED = {"mashup_played": "plays", "mashup_liked": "likes"}  # seed 004 realtime counters
 
 
 @dataclass(frozen=True)
@@ -168,13 +178,20 @@ class MashupsSimulation:
     days: int
     start: date
     end: date
+    # (mashup id, "plays" | "likes") -> increments written to the Redis counters
+    realtime: dict[tuple[str, str], int] | None = None
 
     def describe(self) -> str:
+        counted = ""
+        if self.realtime:
+            plays = sum(n for (_, metric), n in self.realtime.items() if metric == "plays")
+            likes = sum(n for (_, metric), n in self.realtime.items() if metric == "likes")
+            counted = f"; {plays:,} plays and {likes:,} likes counted in the Redis counters"
         return (
             f"simulated {self.events:,} Mashups events ({self.duplicates:,} delivered twice, "
             f"{self.late:,} late, {self.malformed:,} malformed, {self.pii:,} with PII) in "
             f"{self.sessions:,} sessions on {self.mashups:,} mashups "
-            f"({self.mashups_created:,} created in {self.start} … {self.end})"
+            f"({self.mashups_created:,} created in {self.start} … {self.end}){counted}"
         )
 
 
@@ -307,6 +324,8 @@ class _Generator:
         self.pending: list[tuple] = []
         self.counts = dict.fromkeys(("duplicates", "late", "malformed", "pii", "sessions"), 0)
         self.created = 0
+        self.realtime_since = cutoff  # plays and likes from here on go to the counters
+        self.realtime: dict[tuple[str, str], int] = {}
 
     def zipf(self, pool: list):
         """Few items get most of the activity: index skewed towards the front."""
@@ -421,6 +440,9 @@ class _Generator:
         s.t += _lognormal(rng, 4 * SEC, 1.0, 300, 2 * MIN)
         if t >= self.cutoff:
             return 0
+        if t >= self.realtime_since and etype in _COUNTED:
+            counter = (props["mashup_id"], _COUNTED[etype])
+            self.realtime[counter] = self.realtime.get(counter, 0) + 1
         props["country"] = s.country
         props["device"] = s.device
         arrived = t + _lognormal(rng, 300, 1.0, 5, 30 * SEC)
@@ -568,16 +590,24 @@ def simulate_mashups(
     late_share: float = 0.005,
     pii_share: float = 0.003,
     malformed_share: float = 0.002,
+    redis_client: redis.Redis | None = None,
+    counter_prefix: str = DEFAULT_MASHUP_KEY_PREFIX,
+    realtime_hours: int = 3,
 ) -> MashupsSimulation:
     """Create the tables if needed, write ~`events_per_day` events per UTC day, commit.
 
     Deterministic for a given seed and a past `end` (default: today UTC, up to now).
-    `progress(days_done, days)` is called after each day is written."""
+    `progress(days_done, days)` is called after each day is written. With `redis_client`,
+    the last `realtime_hours` of plays and likes are also INCRed into its counters
+    (`reset=True` first removes the counters, the dirty set and any in-flight batch)."""
     start, end, start_ms, cutoff = window(end, days)
     rng = random.Random(seed)
     shares = {"duplicates": duplicate_share, "late": late_share, "pii": pii_share,
               "malformed": malformed_share}  # fmt: skip
     gen = _Generator(rng, events_per_day, start_ms, cutoff, shares)
+    if redis_client is not None:
+        last_day = start_ms + (days - 1) * DAY
+        gen.realtime_since = max(last_day, cutoff - realtime_hours * HOUR)
     targets = _day_targets(rng, days, start_ms, events_per_day)
     create_tables(conn, schema)
     if reset:
@@ -599,9 +629,41 @@ def simulate_mashups(
         if progress:
             progress(i + 1, days)
     conn.commit()
+    if redis_client is not None:
+        if reset:
+            clear_counters(redis_client, counter_prefix)
+        write_counters(redis_client, gen.realtime, counter_prefix)
     c = gen.counts
     return MashupsSimulation(
         events=events, duplicates=c["duplicates"], late=c["late"], malformed=c["malformed"],
         pii=c["pii"], sessions=c["sessions"], mashups=mashups, mashups_created=gen.created,
         days=days, start=start, end=end,
+        realtime=dict(gen.realtime) if redis_client is not None else None,
     )  # fmt: skip
+
+
+def write_counters(
+    r: redis.Redis, counts: dict[tuple[str, str], int], prefix: str = DEFAULT_MASHUP_KEY_PREFIX
+) -> None:
+    """The app's realtime counters: INCRBY `{prefix}{id}:{metric}` and SADD `{prefix}dirty`
+    (the app's one-line addition, docs/REALTIME_DRAFT.md), in one pipeline."""
+    pipe = r.pipeline(transaction=False)
+    for (mashup_id, metric), n in sorted(counts.items()):
+        pipe.incrby(f"{prefix}{mashup_id}:{metric}", n)
+        pipe.sadd(f"{prefix}dirty", mashup_id)
+    pipe.execute()
+
+
+def clear_counters(r: redis.Redis, prefix: str = DEFAULT_MASHUP_KEY_PREFIX) -> int:
+    """Remove the counters, the dirty sets and any in-flight batch under `prefix` (SCAN,
+    never KEYS); returns how many keys went."""
+    from dagster_project.ingest.redis_mashup_counters import CounterKeys
+
+    keys = CounterKeys(prefix)
+    found = [keys.dirty, keys.dirty_inflight, keys.inflight]
+    for metric in ("plays", "likes"):
+        found += r.scan_iter(match=keys.scan_pattern(metric), count=1000)
+    removed = 0
+    for i in range(0, len(found), 1000):
+        removed += r.unlink(*found[i : i + 1000])
+    return removed

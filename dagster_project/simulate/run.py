@@ -16,7 +16,14 @@ from dagster_project.local.environment import (
     EMBEDDED_WAREHOUSE_FLAG,
     apply_env,
 )
-from dagster_project.settings import gift_counter_prefix, gift_key_prefix, libpq_url
+from dagster_project.settings import (
+    MASHUP_REDIS_URL_ENV,
+    gift_counter_prefix,
+    gift_key_prefix,
+    libpq_url,
+    mashup_key_prefix,
+    mashup_redis_url,
+)
 from dagster_project.simulate.wallet_mysql import is_mysql_url, simulate_wallet_mysql
 
 SYSTEMS = ("gifts", "yesgoddess", "everreach", "mashups", "wallet", "cryptogift")
@@ -122,7 +129,21 @@ def simulate_yesgoddess_system(*, days, events_per_day, seed, end, reset):
     )
 
 
-def simulate_app_system(system, *, days, events_per_day, seed, end, reset):
+def _mashup_counter_options(allow_external: bool) -> dict:
+    """The Mashups simulator also INCRs the realtime counters, in the embedded Redis (or
+    MASHUP_REDIS_URL / REDIS_URL with --allow-external); elsewhere it leaves them alone."""
+    url = mashup_redis_url()
+    embedded = url is None and bool(os.environ.get(EMBEDDED_REDIS_FLAG))
+    if not (embedded or allow_external):
+        target = url or os.environ.get("REDIS_URL")
+        print(f"  not writing Mashups counters into {MASHUP_REDIS_URL_ENV} or {target}: not "
+              "the embedded Redis (pass --allow-external if it is a scratch one)")  # fmt: skip
+        return {}
+    client = redis.Redis.from_url(url or os.environ["REDIS_URL"])
+    return {"redis_client": client, "counter_prefix": mashup_key_prefix()}
+
+
+def simulate_app_system(system, *, days, events_per_day, seed, end, reset, extra=None):
     from importlib import import_module
 
     variable = f"SOURCE_{system.upper()}_URL"
@@ -136,7 +157,7 @@ def simulate_app_system(system, *, days, events_per_day, seed, end, reset):
         with psycopg.connect(libpq_url(url)) as conn:
             module.create_tables(conn)
             summary = getattr(module, f"simulate_{system}")(
-                conn, reset=reset, progress=progress, **options
+                conn, reset=reset, progress=progress, **options, **(extra or {})
             )
     print(f"  {summary.describe()}")
 
@@ -181,4 +202,5 @@ def simulate(
         simulate_yesgoddess_system(events_per_day=events_per_day, **common)
     for system in APP_SYSTEMS:
         if system in systems:
-            simulate_app_system(system, events_per_day=events_per_day, **common)
+            extra = _mashup_counter_options(allow_external) if system == "mashups" else None
+            simulate_app_system(system, events_per_day=events_per_day, extra=extra, **common)

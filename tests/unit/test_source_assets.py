@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from dagster import AssetKey
 
-from dagster_project.assets.sources import GIFT_SOURCE_KEY, GROUP, SOURCE_SPECS
+from dagster_project.assets.sources import (
+    GIFT_SOURCE_KEY,
+    GROUP,
+    MASHUP_COUNTERS_SOURCE_KEY,
+    SOURCE_SPECS,
+)
 from dagster_project.definitions import defs
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.settings import SYSTEMS
@@ -30,7 +35,8 @@ def _reachable_from_sources(graph) -> set[AssetKey]:
 
 
 def test_every_source_table_and_the_redis_gifts_are_external_source_assets(graph):
-    expected = {AssetKey([s.system, s.table]) for s in SOURCE_TABLES} | {AssetKey(GIFT_SOURCE_KEY)}
+    redis_sources = {AssetKey(GIFT_SOURCE_KEY), AssetKey(MASHUP_COUNTERS_SOURCE_KEY)}
+    expected = {AssetKey([s.system, s.table]) for s in SOURCE_TABLES} | redis_sources
     assert expected == SOURCE_KEYS
     assert {s.system for s in SOURCE_TABLES} == set(SYSTEMS)
     for key in SOURCE_KEYS:
@@ -46,7 +52,10 @@ def test_every_raw_asset_reads_a_source_asset(graph):
     """Landed tables read their source; lookups computed from landed data (raw/user_agents)
     read another raw table."""
     raw = {k for k in graph.get_all_asset_keys() if k.path[0] == "raw"}
-    landed = {AssetKey(s.asset_key) for s in SOURCE_TABLES} | {AssetKey(["raw", "gift_analytics"])}
+    landed = {AssetKey(s.asset_key) for s in SOURCE_TABLES} | {
+        AssetKey(["raw", "gift_analytics"]),
+        AssetKey(["raw", "mashups__realtime_counts"]),
+    }
     assert landed <= raw
     for key in landed:
         assert graph.get(key).parent_keys & SOURCE_KEYS, f"{key.to_user_string()} has no source"
