@@ -309,6 +309,25 @@ def test_seed_figures_over_a_range_equal_pandas(simulated):
     assert overview["debited"] == int(in_range["debit"].sum())
     assert overview["active_users"] == in_range["user_id"].nunique()
 
+    revenue = _query(conn, "overview", **span).iloc[0]["revenue_in_inr"]
+    assert revenue > 0
+    for column, value in (
+        ("reason", "chapter_generation"),
+        ("reason", "purchase"),
+        ("token_type", "regular"),
+        ("token_type", "promo"),
+    ):
+        kept = in_range[in_range[column] == value]
+        query = "overview_feature" if column == "reason" else "overview_token_type"
+        params = {"feature": value} if column == "reason" else {"token_type": value}
+        got = _query(conn, query, **params, **span).iloc[0]
+        assert got["credited"] == int(kept["credit"].sum()), value
+        assert got["debited"] == int(kept["debit"].sum()), value
+        assert got["net"] == int(kept["credit"].sum() - kept["debit"].sum()), value
+        assert got["active_users"] == kept["user_id"].nunique() > 0, value
+        # revenue only where the purchase credits (regular, reason purchase) pass
+        assert got["revenue_in_inr"] == (revenue if value in ("purchase", "regular") else 0)
+
     totals = in_range.groupby("user_id")[["credit", "debit"]].sum()
     totals["net"] = totals["credit"] - totals["debit"]
     totals = totals.reset_index()
