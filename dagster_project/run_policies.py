@@ -119,6 +119,8 @@ def _is_transient_one(exc: BaseException) -> bool:
         import redis
 
         return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+    if module == "pymysql":
+        return _is_lost_mysql_connection(exc)
     if type(exc).__name__ == "OperationalError" or module in ("psycopg", "psycopg2"):
         # psycopg 3 (`sqlstate`) and psycopg2 (`pgcode`); a dropped connection has none
         sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
@@ -126,6 +128,19 @@ def _is_transient_one(exc: BaseException) -> bool:
             return bool(_TRANSIENT_SQLSTATE.match(sqlstate))
         return type(exc).__name__ == "OperationalError" and is_transient_text(str(exc))
     return False
+
+
+# PyMySQL's client error codes for a connection that is gone: can't connect (2003), server
+# gone away (2006), lost during a query (2013), lost reading the reply (2055), killed (1927),
+# server shutting down (1053); and InterfaceError (0, '') from a socket already closed.
+_MYSQL_LOST_CODES = frozenset({1053, 1927, 2003, 2006, 2013, 2055})
+
+
+def _is_lost_mysql_connection(exc: BaseException) -> bool:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if type(exc).__name__ == "InterfaceError":
+        return code == 0
+    return type(exc).__name__ == "OperationalError" and code in _MYSQL_LOST_CODES
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -456,6 +456,10 @@ def _stream_mysql(conn, engine, spec: SourceTable, columns, since, chunk_rows):
         )
         try:
             counts, newest = _land_chunks(conn, spec, columns, chunks, as_text, ahead.writer_busy)
+        except Exception:
+            if not source.connection.driver_connection.open:
+                source.invalidate()  # else the pool's rollback on the dead socket hides why
+            raise
         finally:
             chunks.close()  # the reader stopped before the connection goes back to the pool
     return counts, newest, mysql_source.source_now(now)

@@ -89,7 +89,9 @@ def _integer(column_type: sa.Integer) -> str:
     unsigned = getattr(column_type, "unsigned", False)
     if isinstance(column_type, sa.BigInteger):
         return "numeric(20)" if unsigned else "bigint"
-    if isinstance(column_type, mysql.TINYINT | sa.SmallInteger | mysql.MEDIUMINT):
+    if isinstance(column_type, mysql.MEDIUMINT):  # ±8,388,607 signed, 16,777,215 unsigned
+        return "integer"
+    if isinstance(column_type, mysql.TINYINT | sa.SmallInteger):
         return "integer" if unsigned else "smallint"
     return "bigint" if unsigned else "integer"
 
@@ -169,7 +171,10 @@ def stream_chunks(
         if chunk:
             yield chunk
     finally:
-        cursor.close()
+        if driver.open:
+            cursor.close()
+        else:  # a lost connection has nothing left to drain; close() (or the cursor's
+            cursor.connection = None  # __del__) would raise on the dead socket instead
 
 
 def _json_converter(column_type: sa.types.TypeEngine):

@@ -9,6 +9,8 @@ scenario-1 figures from seed 002's testing guide, the raw tables against the sou
 from __future__ import annotations
 
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from dagster_project.ingest.deletions import DeletionCheck, detect_deletions
 from dagster_project.ingest.extract_load import extract_load, extract_load_system, source_engine
 from dagster_project.ingest.source_tables import SOURCE_TABLES
+from dagster_project.run_policies import is_transient
 from tests.conftest import run_dbt
 
 DATABASE = "wallet_test"
@@ -351,3 +354,57 @@ def test_chunks_read_ahead_land_every_row_and_json_as_its_own_text(wallet_db, co
         [text],
     ).fetchone()[0]
     assert same
+
+
+def test_a_connection_killed_mid_stream_fails_saying_so_and_is_retried(wallet_db, conn):
+    """KILL the extract-load's connection while it streams: the error that reaches the run
+    is MariaDB's lost connection (a retry's cue), not the dead socket's close; nothing of
+    the table lands and its cursor stays."""
+    engine, url = wallet_db
+    with engine.begin() as app:  # enough rows to be still streaming when the KILL comes
+        app.exec_driver_sql(
+            "insert into wallet_ledger (id, user_id, token_type, direction, reason, amount, "
+            "balance_after_regular, balance_after_promo, occurred_at) "
+            "select concat('01JF', lpad(seq, 22, '0')), 1, 'regular', 'credit', 'purchase', "
+            "1, seq, 0, '2025-11-02 08:00:00' from seq_1_to_300000"
+        )
+    spec = next(s for s in SOURCE_TABLES if s.raw_table == "wallet__wallet_ledger")
+    killed = threading.Event()
+
+    def kill_the_stream() -> None:
+        deadline = time.monotonic() + 30
+        with engine.connect() as admin:
+            while time.monotonic() < deadline and not killed.is_set():
+                ids = (
+                    admin.exec_driver_sql(
+                        "select id from information_schema.processlist "
+                        "where info like 'SELECT%%wallet_ledger%%' and id <> connection_id()"
+                    )
+                    .scalars()
+                    .all()
+                )
+                for thread_id in ids:
+                    admin.exec_driver_sql(f"kill {thread_id}")
+                    killed.set()
+                time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_stream)
+    source = source_engine(url)
+    killer.start()
+    try:
+        with pytest.raises(Exception) as failed:
+            extract_load(conn, source, spec, chunk_rows=1000)
+    finally:
+        killed.set()
+        killer.join()
+        source.dispose()
+    assert "Lost connection" in str(failed.value) or "killed" in str(failed.value)
+    assert is_transient(failed.value)
+    conn.rollback()
+    landed = conn.execute("select to_regclass('raw.wallet__wallet_ledger')").fetchone()[0]
+    if landed:
+        assert conn.execute("select count(*) from raw.wallet__wallet_ledger").fetchone()[0] == 0
+    cursor = conn.execute(
+        "select last_cursor from ops.sync_state where id = %s", [spec.sync_id]
+    ).fetchone()
+    assert cursor is None or cursor[0] is None

@@ -13,7 +13,7 @@ from pymysql.constants import FIELD_TYPE
 from pymysql.converters import convert_date, convert_datetime
 from sqlalchemy.dialects import mysql
 
-from dagster_project.ingest.mysql_source import ZeroDate, row_converter, time_decoders
+from dagster_project.ingest.mysql_source import ZeroDate, pg_type, row_converter, time_decoders
 
 # MySQL's text for TIMESTAMP/DATETIME(fsp): valid, fractional, zero and invalid dates
 TEXTS = [
@@ -72,3 +72,21 @@ def test_tinyint1_becomes_boolean_json_stays_its_text_binary_json_is_decoded():
     text = '{"amount": 1.10, "n": 12345678901234567890}'
     assert convert((1, 1, text, text.encode())) == [True, 1, text, text]
     assert convert((0, None, None, None)) == [False, None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("column_type", "largest", "expected"),
+    [
+        (mysql.TINYINT(unsigned=True), 255, "integer"),
+        (mysql.SMALLINT(), 32_767, "smallint"),
+        (mysql.SMALLINT(unsigned=True), 65_535, "integer"),
+        (mysql.MEDIUMINT(), 8_388_607, "integer"),  # past smallint's 32,767
+        (mysql.MEDIUMINT(unsigned=True), 16_777_215, "integer"),
+        (mysql.INTEGER(unsigned=True), 4_294_967_295, "bigint"),
+        (mysql.BIGINT(unsigned=True), 2**64 - 1, "numeric(20)"),
+    ],
+)
+def test_each_integer_lands_in_a_type_that_holds_its_largest_value(column_type, largest, expected):
+    limits = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+    assert pg_type(column_type, is_json=False) == expected
+    assert largest <= limits.get(expected, 10**20 - 1)

@@ -4,6 +4,7 @@ policies on the assets that touch a source or the warehouse, single-run backfill
 import socket
 
 import psycopg
+import pymysql
 import pytest
 import redis
 import sqlalchemy.exc
@@ -53,6 +54,31 @@ def test_a_refused_redis_connection_is_transient():
     with pytest.raises(redis.ConnectionError) as refused:
         redis.Redis(port=_closed_port(), socket_connect_timeout=2).ping()
     assert is_transient(refused.value)
+
+
+def test_a_refused_mysql_connection_is_transient():
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        pymysql.connect(host="127.0.0.1", port=_closed_port(), connect_timeout=2)
+    assert refused.value.args[0] == 2003
+    assert is_transient(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        # the server went away / restarted mid-query: PyMySQL's words for it
+        (pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query"), True),
+        (pymysql.err.OperationalError(2006, "MySQL server has gone away"), True),
+        (pymysql.err.OperationalError(1927, "Connection was killed"), True),
+        (pymysql.err.InterfaceError(0, ""), True),  # the socket was already closed
+        # bad SQL or data: a retry repeats it
+        (pymysql.err.ProgrammingError(1146, "Table 'wallet.purchases' doesn't exist"), False),
+        (pymysql.err.OperationalError(1045, "Access denied for user 'app'@'10.0.0.1'"), False),
+        (pymysql.err.DataError(1264, "Out of range value for column 'amount'"), False),
+    ],
+)
+def test_mysql_errors_are_classified_by_their_code(exc, transient):
+    assert is_transient(exc) is transient
 
 
 @pytest.mark.parametrize(
