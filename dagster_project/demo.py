@@ -244,6 +244,19 @@ def _print_export(request: dict, succeeded: bool) -> bool:
     return False
 
 
+def _refuse_mashup_redis() -> None:
+    """The demo's counter sync takes the counters out of the Mashups Redis (DECRBY) into
+    a warehouse the next demo resets: never out of the app's own Redis."""
+    from dagster_project.settings import MASHUP_REDIS_URL_ENV, mashup_redis_url
+    from dagster_project.simulate.run import ExternalTarget
+
+    if mashup_redis_url():
+        raise ExternalTarget(
+            f"refusing to sync the Mashups counters of {MASHUP_REDIS_URL_ENV}="
+            f"{mashup_redis_url()}: the demo would take them out of that Redis. Unset it."
+        )
+
+
 def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) -> int:
     started = time.monotonic()
     _step(1, 5, "starting services (embedded unless WAREHOUSE_URL / REDIS_URL are set)")
@@ -276,6 +289,7 @@ def run_demo(*, gifts: int, days: int, seed: int, events_per_day: int = 20_000) 
 
     try:  # a SOURCE_<SYSTEM>_URL of the user's would get simulated rows, after a reset
         check_targets(list(SYSTEMS), allow_external=False)
+        _refuse_mashup_redis()
     except (ExternalTarget, UnsupportedTarget) as exc:
         print(f"\n{exc}\nmake demo writes only into the embedded services.", file=sys.stderr)
         return 2

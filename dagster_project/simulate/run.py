@@ -86,6 +86,11 @@ def check_targets(systems: list[str], allow_external: bool) -> None:
         if system not in systems:
             continue
         variable = f"SOURCE_{system.upper()}_URL"
+        if not os.environ.get(variable):  # WAREHOUSE_URL set: no app database is embedded
+            raise UnsupportedTarget(
+                f"{variable} is not set: with WAREHOUSE_URL set nothing is embedded, so name "
+                f"the {system} app database to write to, or leave {system} out of --systems."
+            )
         if is_mysql_url(os.environ[variable]):
             check_mysql_target(system, allow_external)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster_project.cli import main
 from dagster_project.local.environment import EMBEDDED_REDIS_FLAG, EMBEDDED_WAREHOUSE_FLAG
 
@@ -36,3 +38,24 @@ def test_status_shows_the_services(capsys):
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "postgres_url" in out and "redis_url" in out
+
+
+def test_simulate_names_an_app_database_that_is_not_set(monkeypatch, capsys):
+    monkeypatch.delenv("SOURCE_MASHUPS_URL", raising=False)
+    assert main(["simulate", "--systems", "mashups", "--allow-external"]) == 2
+    assert "SOURCE_MASHUPS_URL is not set" in capsys.readouterr().err
+
+
+def test_demo_refuses_to_sync_counters_out_of_the_apps_own_redis(monkeypatch, capsys):
+    """MASHUP_REDIS_URL is the Mashups app's Redis: the demo's counter sync would DECRBY
+    its counters into a warehouse the next demo resets."""
+    from dagster_project.demo import run_demo
+
+    monkeypatch.setenv(EMBEDDED_REDIS_FLAG, "1")
+    monkeypatch.setenv(EMBEDDED_WAREHOUSE_FLAG, "1")
+    url = os.environ["WAREHOUSE_URL"]
+    for system in ("yesgoddess", "everreach", "mashups", "wallet", "cryptogift"):
+        monkeypatch.setenv(f"SOURCE_{system.upper()}_URL", url)  # the embedded server
+    monkeypatch.setenv("MASHUP_REDIS_URL", "redis://app-cache.internal:6379/0")
+    assert run_demo(gifts=5, days=1, seed=1) == 2
+    assert "refusing to sync the Mashups counters of MASHUP_REDIS_URL" in capsys.readouterr().err
