@@ -646,7 +646,7 @@ def write_counters(
     r: redis.Redis, counts: dict[tuple[str, str], int], prefix: str = DEFAULT_MASHUP_KEY_PREFIX
 ) -> None:
     """The app's realtime counters: INCRBY `{prefix}{id}:{metric}` and SADD `{prefix}dirty`
-    (the app's one-line addition, docs/REALTIME_DRAFT.md), in one pipeline."""
+    (the app's one-line addition, docs/MASHUPS_REALTIME.md), in one pipeline."""
     pipe = r.pipeline(transaction=False)
     for (mashup_id, metric), n in sorted(counts.items()):
         pipe.incrby(f"{prefix}{mashup_id}:{metric}", n)
