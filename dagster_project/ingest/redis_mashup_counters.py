@@ -125,8 +125,9 @@ class Reject:
 
 
 def _text(raw: bytes) -> str:
-    """Readable text of Redis bytes for a message (invalid UTF-8 shown as \\x.. escapes)."""
-    return raw.decode("utf-8", "backslashreplace")
+    """Readable text of Redis bytes for a message (invalid UTF-8 shown as \\x.. escapes, and
+    NUL too: PostgreSQL text cannot hold it)."""
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 
 # --- which keys -----------------------------------------------------------------------
@@ -169,14 +170,15 @@ def scan_pages(r: redis.Redis, keys: CounterKeys, page_size: int) -> Iterator[li
 
 
 def _split(keys: CounterKeys, key: bytes) -> tuple[str, str] | None:
-    """(mashup id, metric) of a counter key, or None if the id is empty or not UTF-8."""
+    """(mashup id, metric) of a counter key, or None if the id is empty, not UTF-8 or holds
+    a NUL (PostgreSQL text cannot: the batch would never land, and block every sync)."""
     body = key[len(keys.prefix.encode()) :]
     raw_id, _, metric = body.rpartition(b":")
     try:
         mashup_id = raw_id.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return (mashup_id, metric.decode()) if mashup_id else None
+    return (mashup_id, metric.decode()) if mashup_id and "\x00" not in mashup_id else None
 
 
 # --- take over --------------------------------------------------------------------------

@@ -264,6 +264,24 @@ def test_never_keys(conn, redis_client, mashup_prefix, scan):
     assert _landed(conn) == app.made
 
 
+def test_a_nul_in_a_mashup_id_is_quarantined_and_blocks_nothing(conn, redis_client, mashup_prefix):
+    """PostgreSQL text cannot hold NUL: taken, such a batch would fail at every resume."""
+    keys = CounterKeys(mashup_prefix)
+    app = App(keys)
+    app.count("ok-id", "plays", 2)
+    redis_client.set(keys.counter("bad\x00id", "plays"), "7")
+    redis_client.sadd(keys.dirty, "bad\x00id")
+    result = sync_mashup_counters(conn, redis_client, keys=keys)
+    assert result.quarantined == 1
+    assert _landed(conn) == app.made
+    (reason,) = conn.execute("select reject_reason from quarantine.mashups__realtime_counters")
+    assert "bad\\x00id" in reason[0]
+    assert redis_client.get(keys.counter("bad\x00id", "plays")) == b"7"  # left as it is
+    app.count("ok-id", "plays", 1)  # the next sync is not blocked
+    sync_mashup_counters(conn, redis_client, keys=keys)
+    assert _landed(conn) == app.made
+
+
 @pytest.mark.parametrize("scan", [False, True], ids=["dirty-set", "scan"])
 def test_bad_counters_are_quarantined_and_left_in_redis(conn, redis_client, mashup_prefix, scan):
     keys = CounterKeys(mashup_prefix)
