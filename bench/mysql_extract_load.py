@@ -8,9 +8,6 @@ else a private MariaDB in a temp dir (tests/mariadb.py), gone at the end."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pymysql
@@ -90,22 +87,6 @@ class MysqlLoadTimes:
         return self.el_rate / self.driver_rate
 
 
-@contextlib.contextmanager
-def mariadb_url() -> Iterator[str]:
-    """The server's URL without a database: MYSQL_TEST_URL, else a private MariaDB."""
-    if os.environ.get("MYSQL_TEST_URL"):
-        yield os.environ["MYSQL_TEST_URL"].rstrip("/")
-        return
-    from tests.mariadb import PrivateMariaDB  # the tests' helper: installs it when missing
-
-    server = PrivateMariaDB()
-    server.start()
-    try:
-        yield server.url().rstrip("/")
-    finally:
-        server.stop()
-
-
 def _fill(url: str, rows: int) -> None:
     engine = sa.create_engine(url + "/", connect_args=mysql_source.CONNECT_ARGS)
     try:
@@ -183,7 +164,9 @@ def _measure(target: Target, url: str, rows: int, repeat: int) -> tuple[float, f
 
 
 def bench_mysql_extract_load(target: Target, rows: int, repeat: int) -> MysqlLoadTimes:
-    with mariadb_url() as url:
+    from tests.mariadb import server_url  # the tests' helper: installs MariaDB if missing
+
+    with server_url() as url:
         fill_s, _ = timed(lambda: _fill(url, rows))
         progress(f"created {DATABASE}.wallet_ledger, {rows:,} rows, in {fill_s:.1f}s (untimed)")
         driver_s, el_s = _measure(target, url, rows, repeat)

@@ -5,12 +5,14 @@ test that lands times shows they arrive as UTC instants whatever the server's zo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -90,3 +92,18 @@ class PrivateMariaDB:
             self.process.terminate()
             self.process.wait(timeout=60)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def server_url() -> Iterator[str]:
+    """A MySQL-family server's URL without a database: MYSQL_TEST_URL (one the caller may
+    create databases on), else a private MariaDB, stopped afterwards."""
+    if os.environ.get("MYSQL_TEST_URL"):
+        yield os.environ["MYSQL_TEST_URL"].rstrip("/")
+        return
+    server = PrivateMariaDB()
+    server.start()
+    try:
+        yield server.url().rstrip("/")
+    finally:
+        server.stop()

@@ -4,23 +4,14 @@ start their own; a test creates and drops its own database there."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.mariadb import PrivateMariaDB
+from tests.mariadb import server_url
 
 
 @pytest.fixture(scope="session")
 def mysql_url():
-    """MYSQL_TEST_URL (a server the tests may create a database on), else a private MariaDB;
-    without a database (`…/`-less), so a test appends its own."""
-    if os.environ.get("MYSQL_TEST_URL"):
-        yield os.environ["MYSQL_TEST_URL"].rstrip("/")
-        return
-    server = PrivateMariaDB()
-    server.start()
-    try:
-        yield server.url().rstrip("/")
-    finally:
-        server.stop()
+    """MYSQL_TEST_URL, else a private MariaDB; without a database, so a test appends its
+    own."""
+    with server_url() as url:
+        yield url
