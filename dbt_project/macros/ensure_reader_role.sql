@@ -26,6 +26,10 @@
 
 {% macro ensure_reader_role() -%}
     {%- set role = reader_role() -%}
+    -- Two runs starting at once (two partitions, a sensor beside a backfill) would update
+    -- the same catalog rows and one fail with "tuple concurrently updated": the hook's
+    -- statements run as one transaction, so this lock holds them one run at a time.
+    select pg_advisory_xact_lock(hashtext('product_analytics.ensure_reader_role'));
     do $$
     begin
         if not exists (select from pg_catalog.pg_roles where rolname = '{{ role }}') then

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -30,7 +31,7 @@ from dagster_project.run_policies import is_transient
 from dagster_project.settings import metabase_role
 from dagster_project.simulate.wallet import simulate_wallet
 from tests import gift_fixture
-from tests.conftest import run_dbt
+from tests.conftest import REPO_ROOT, run_dbt
 from tests.integration.test_gift_marts import FUNNEL_SQL
 
 MART = "fct_gift_funnel_daily"
@@ -167,6 +168,31 @@ def test_the_same_partition_built_twice_at_once_is_built_once(conn, warehouse_ur
             build.result(timeout=600)
 
     assert _window_rows(conn) == once  # every row once: nothing doubled, nothing lost
+
+
+HOOKS = REPO_ROOT / "dbt_project/target/compiled/product_analytics/dbt_project.yml/hooks"
+
+
+def test_two_runs_starting_at_once_both_pass_the_reader_role_hook(warehouse_url):
+    """Two dbt runs whose on-run-start hooks overlap (two partitions started together) used
+    to fail one of them with "tuple concurrently updated" from ALTER ROLE / GRANT."""
+    run_dbt("seed", "--quiet", "--select", "mashups_event_types")  # writes the hook's SQL
+    hook = (HOOKS / "product_analytics-on-run-start-0.sql").read_text()
+    errors: list[str] = []
+
+    def run_hook(start: threading.Barrier) -> None:
+        with psycopg.connect(warehouse_url) as session:
+            start.wait()
+            try:
+                session.execute(hook)
+            except psycopg.Error as error:
+                errors.append(str(error).strip())
+
+    for _ in range(30):  # unlocked, 2 in 3 of these overlaps failed
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(run_hook, [start, start]))
+    assert errors == []
 
 
 def test_a_login_the_warehouse_refuses_is_named_and_not_retried(warehouse_url):
