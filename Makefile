@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # e.g. make demo DEMO_ARGS="--days 3 --events-per-day 1000" for a quick, small demo
 DEMO_ARGS ?=
+# test files run on this many workers, each with its own database (tests/conftest.py)
+TEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test faults ui lint bench up down status clean
@@ -19,7 +21,7 @@ demo: $(STAMP)          ## start embedded services, simulate, run the pipeline, 
 	@$(BIN)/analytics demo $(DEMO_ARGS)
 
 test: $(STAMP)          ## the whole test suite against real PostgreSQL, Redis, dbt and Dagster
-	@$(BIN)/pytest
+	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 faults: $(STAMP)        ## the fault suite alone (tests/faults/, a few minutes): docs/RELIABILITY.md
 	@$(BIN)/pytest tests/faults

@@ -9,6 +9,7 @@ per-test prefix, so even a shared Redis only sees `test:…` keys come and go.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -64,11 +65,54 @@ def _embedded_test_urls() -> None:
 
 
 def pytest_configure(config):
-    _embedded_test_urls()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1 … under `pytest -n N`
+    if worker is None:  # a plain run, or xdist's controller before it starts the workers
+        _embedded_test_urls()
+        from dagster_project.local.environment import apply_env
+
+        apply_env(dagster_home=False)
+        os.environ.pop("DAGSTER_HOME", None)  # tests use ephemeral Dagster instances
+        from dagster_project.project import ensure_manifest
+
+        ensure_manifest()  # once, before any worker reads it
+    else:
+        _isolate_worker(worker)  # the controller's environment, made this worker's own
+
+
+def _isolate_worker(worker: str) -> None:
+    """Everything two workers could both change, one per worker: the database, the Redis
+    db, the Metabase role (roles are cluster-wide) and dbt's target folder (`dbt run`
+    rewrites manifest.json there, which every Dagster import reads)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from dagster_project.settings import DBT_PROJECT_DIR, metabase_role
+
+    index = int(worker.removeprefix("gw"))
+    parts = urlsplit(os.environ["WAREHOUSE_URL"])
+    database = f"{parts.path.lstrip('/')}_{worker}"
+    with psycopg.connect(os.environ["WAREHOUSE_URL"], autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", [database]).fetchone():
+            conn.execute(f'create database "{database}"')
+    if os.environ.get("DAGSTER_POSTGRES_URL") == os.environ["WAREHOUSE_URL"]:
+        del os.environ["DAGSTER_POSTGRES_URL"]  # the controller's fallback: follow the move
+    os.environ["WAREHOUSE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
     from dagster_project.local.environment import apply_env
 
-    apply_env(dagster_home=False)
-    os.environ.pop("DAGSTER_HOME", None)  # tests use ephemeral Dagster instances
+    apply_env(dagster_home=False)  # dbt's variables follow WAREHOUSE_URL
+    os.environ.pop("DAGSTER_HOME", None)
+
+    redis_parts = urlsplit(os.environ["REDIS_URL"])
+    db = int(redis_parts.path.lstrip("/") or 0)
+    db = db - index if db >= index else db + index
+    os.environ["REDIS_URL"] = urlunsplit(redis_parts._replace(path=f"/{db}"))
+    os.environ["METABASE_ROLE"] = f"{metabase_role()}_{worker}"
+
+    target = DBT_PROJECT_DIR / "target" / f"pytest-{worker}"
+    target.mkdir(parents=True, exist_ok=True)
+    state = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if state.exists():  # saves each worker dbt's first full parse
+        shutil.copy2(state, target / state.name)
+    os.environ["DBT_TARGET_PATH"] = str(target)
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ MYSQL_PLACEHOLDER = "mysql+pymysql://wallet:secret@mysql.internal:3306/wallet"
 
 # a user's variables would point the commands away from the fresh embedded services
 USER_VARIABLES = re.compile(
-    r"^(WAREHOUSE_|REDIS_URL|SOURCE_\w+_URL|DAGSTER_|GIFT_|MASHUP_|ANALYTICS_)"
+    r"^(WAREHOUSE_|REDIS_URL|SOURCE_\w+_URL|DAGSTER_|GIFT_|MASHUP_|ANALYTICS_|METABASE_)"
 )
 
 

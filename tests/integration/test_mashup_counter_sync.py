@@ -223,15 +223,17 @@ def _commands_during(redis_client, action) -> list[str]:
     marker = f"end-of-monitor-{uuid.uuid4().hex}"
     seen: list[str] = []
     started = threading.Event()
+    db = redis_client.connection_pool.connection_kwargs.get("db", 0)
 
     def monitor() -> None:
         with redis_client.monitor() as m:
             started.set()
             while True:
-                command = m.next_command()["command"]
-                if marker in command:
+                command = m.next_command()
+                if marker in command["command"]:
                     return
-                seen.append(command)
+                if command["db"] == db:  # not another test worker's (conftest)
+                    seen.append(command["command"])
 
     thread = threading.Thread(target=monitor)
     thread.start()
