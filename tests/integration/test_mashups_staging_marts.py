@@ -311,3 +311,176 @@ def test_fct_mashup_top_content(db, events):
     assert [r[8] for r in actual] == list(range(1, len(actual) + 1))
     assert [r[4] for r in actual] == sorted((r[4] for r in actual), reverse=True)
     assert any(r[7] is None for r in actual) and any(r[7] is not None for r in actual)
+
+
+# --- docs/DASHBOARDS.md: the Mashups section's queries, as written ----------------------------
+
+DASHBOARDS = dict(
+    re.findall(
+        r"<!-- query: (\w+) -->\n```sql\n(.*?)```",
+        (REPO_ROOT / "docs" / "DASHBOARDS.md").read_text(),
+        re.S,
+    )
+)
+PERIOD = {"from": END - timedelta(days=6), "to": END}  # the seed's period, both inclusive
+PREVIOUS = (END - timedelta(days=13), END - timedelta(days=7))
+
+
+def _dashboard(db, name: str, **params) -> list[tuple]:
+    return [tuple(r) for r in db.execute(DASHBOARDS[name], {**PERIOD, **params})]
+
+
+@pytest.fixture(scope="module")
+def creators(db) -> dict[str, str]:
+    return dict(db.execute("select id, creator_id from raw.mashups__mashups").fetchall())
+
+
+@pytest.fixture(scope="module")
+def plays(events, creators) -> pd.DataFrame:
+    """Plays of a known mashup, with the mashup's creator."""
+    played = events[(events["event_type"] == "mashup_played") & events["mashup_id"].notna()]
+    return played.assign(creator=played["mashup_id"].map(creators))
+
+
+def _in(frame: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    return frame[(frame["date"] >= start) & (frame["date"] <= end)]
+
+
+def _busiest_creator(plays: pd.DataFrame) -> str:
+    return _in(plays, PERIOD["from"], PERIOD["to"])["creator"].value_counts().idxmax()
+
+
+@pytest.mark.parametrize("whose", ["platform", "creator"])
+def test_dashboard_summary_and_trends(db, events, plays, creators, whose):
+    creator = _busiest_creator(plays) if whose == "creator" else None
+
+    def kind(name: str) -> pd.DataFrame:
+        rows = events[(events["event_type"] == name) & events["mashup_id"].notna()]
+        if creator:
+            rows = rows[rows["mashup_id"].map(creators) == creator]
+        return _in(rows, PERIOD["from"], PERIOD["to"])
+
+    expected = (len(kind("mashup_played")), len(kind("mashup_liked")), len(kind("mashup_shared")))
+    assert _dashboard(db, "mashups_summary", creator_id=creator) == [expected]
+    assert expected[0] > 0
+
+    days = [PERIOD["from"] + timedelta(days=i) for i in range(7)]
+    per_day = [
+        (
+            day,
+            int((kind("mashup_played")["date"] == day).sum()),
+            int((kind("mashup_liked")["date"] == day).sum()),
+        )
+        for day in days
+    ]
+    assert _dashboard(db, "mashups_over_time", creator_id=creator) == per_day
+
+
+@pytest.mark.parametrize("whose", ["platform", "creator"])
+def test_dashboard_top_content_grows_against_the_period_before(db, events, plays, whose):
+    creator = _busiest_creator(plays) if whose == "creator" else None
+    mine = plays if creator is None else plays[plays["creator"] == creator]
+    now = _in(mine, PERIOD["from"], PERIOD["to"]).groupby("mashup_id").size()
+    before = _in(mine, *PREVIOUS).groupby("mashup_id").size()
+    liked = events[events["event_type"] == "mashup_liked"]
+    likes = _in(liked, PERIOD["from"], PERIOD["to"]).groupby("mashup_id").size()
+    ranked = sorted(now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    expected = [
+        (
+            m,
+            n,
+            int(likes.get(m, 0)),
+            _round((n - before[m]) * 100, before[m], "0.1") if before.get(m, 0) else None,
+        )
+        for m, n in ranked
+    ]
+    actual = _dashboard(db, "mashups_top_content", creator_id=creator)
+    assert [(r[0], r[2], r[3], r[4]) for r in actual] == expected
+    assert any(r[4] is not None for r in actual)
+
+
+@pytest.mark.parametrize(
+    ("query", "column"),
+    [
+        ("mashups_sources", "source"),
+        ("mashups_countries", "country"),
+        ("mashups_devices", "device"),
+    ],
+)
+def test_dashboard_breakdowns_share_the_periods_plays(db, events, query, column):
+    played = _in(events[events["event_type"] == "mashup_played"], PERIOD["from"], PERIOD["to"])
+    counts = played[column].fillna("unknown").value_counts()
+    expected = sorted(
+        ((value, int(n), _round(n * 100, len(played), "0.01")) for value, n in counts.items()),
+        key=lambda r: (-r[1], r[0]),
+    )
+    assert _dashboard(db, query) == expected
+    assert len(expected) >= 3
+
+
+def _most_played(plays: pd.DataFrame) -> str:
+    return plays["mashup_id"].value_counts().idxmax()
+
+
+def test_mashup_lifetime_counts_each_listener_once(db, events, plays):
+    mashup = _most_played(plays)
+    own = events[events["mashup_id"] == mashup]
+    n = own["event_type"].value_counts()
+    mine = plays[plays["mashup_id"] == mashup]
+    created = db.execute("select created_at from raw.mashups__mashups where id = %s", [mashup])
+    expected = (
+        mashup,
+        created.fetchone()[0],
+        len(mine),
+        mine["user_key"].nunique(),
+        n.get("mashup_liked", 0),
+        n.get("mashup_shared", 0),
+        n.get("comment_posted", 0),
+    )
+    (row,) = _dashboard(db, "mashup_lifetime", mashup_id=mashup)
+    assert (row[0], *row[2:]) == expected
+    daily_distincts = mine.groupby("date")["user_key"].nunique().sum()
+    assert expected[3] < daily_distincts  # returning listeners: not a sum of daily counts
+
+
+def test_mashup_retention_from_the_play_ends(db, events, plays):
+    mashup = _most_played(plays)
+    own = events[events["mashup_id"] == mashup]
+    ends = own[own["event_type"].isin(PLAY_ENDS)]
+    skips = ends[ends["event_type"] == "mashup_skipped"]
+    completions = int((ends["event_type"] == "mashup_play_completed").sum())
+    watch = _round(int(ends["position"].sum()), len(ends), "0.1")
+    rate = _round(completions * 100, int((own["event_type"] == "mashup_played").sum()), "0.1")
+    expected = [
+        (watch, rate, t, _round(int((skips["position"] <= t).sum()) * 100, len(ends), "0.1"))
+        for t in (30, 60, 120)
+    ]
+    assert _dashboard(db, "mashup_retention", mashup_id=mashup) == expected
+    assert expected[0][3] < expected[2][3]  # more plays have stopped by 120 s than by 30 s
+
+
+def test_mashup_daily(db, events, plays):
+    mashup = _most_played(plays)
+    expected = [
+        (r[1], r[2], r[4])
+        for r in expected_mashup_daily_stats(events[events["mashup_id"] == mashup])
+        if PERIOD["from"] <= r[1] <= PERIOD["to"]
+    ]
+    assert _dashboard(db, "mashup_daily", mashup_id=mashup) == expected
+    assert len(expected) == 7
+
+
+def test_upgrades_by_tier_change(db, events):
+    upgrades = events[events["event_type"] == "subscription_upgraded"]
+    props = upgrades["properties"]
+    frame = upgrades.assign(
+        frm=[p.get("from") or "unknown" for p in props],
+        to=[p.get("to") or "unknown" for p in props],
+    )
+    start = END - timedelta(days=15)
+    expected = sorted(
+        (day, frm, to, len(g), g["user_key"].nunique())
+        for (day, frm, to), g in frame.groupby(["date", "frm", "to"])
+    )
+    assert _dashboard(db, "mashups_upgrades", **{"from": start}) == expected
+    assert len({(r[1], r[2]) for r in expected}) >= 2
