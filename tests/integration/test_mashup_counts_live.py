@@ -12,8 +12,10 @@ import pytest
 import redis
 
 from dagster_project.ingest.redis_mashup_counters import CounterKeys, sync_mashup_counters
+from dagster_project.ingest.warehouse_tables import ensure_tables
 from dagster_project.simulate.mashups import simulate_mashups
 from tests.conftest import run_dbt
+from tests.dashboards_doc import QUERIES as DASHBOARDS
 from tests.mashups_fixture import drop_project_schemas, extract_load_mashups
 
 END = date(2026, 3, 31)
@@ -143,3 +145,29 @@ def test_mashup_counts_live_adds_the_counters_after_the_last_built_day(
     synced_today = sum(summary.realtime.values())
     assert sum(p + lk for (_, d), (p, lk, *_) in got.items() if d == today) == synced_today
     assert got[(a, date(2026, 4, 1))][:2] == (4, 0) and got[(b, date(2026, 4, 1))][:2] == (0, 2)
+
+
+def test_last_hour_sums_the_batches_synced_in_the_last_hour(fresh_warehouse):
+    with psycopg.connect(fresh_warehouse) as conn:
+        ensure_tables(conn)
+        batches = [  # (batch, mashup, metric, count, minutes ago)
+            ("b1", "m1", "plays", 5, 70),
+            ("b2", "m1", "plays", 3, 50),
+            ("b2", "m2", "likes", 2, 50),
+            ("b3", "m1", "likes", 1, 4),
+            ("b3", "m2", "plays", 6, 4),
+        ]
+        conn.cursor().executemany(
+            "insert into raw.mashups__realtime_counts (batch_id, mashup_id, metric, count,"
+            " synced_at) values (%s, %s, %s, %s, now() - make_interval(mins => %s))",
+            batches,
+        )
+        conn.commit()
+        run_dbt("run", "--quiet", "--select", "+mashup_counter_syncs")
+        recent = [b for b in batches if b[4] < 60]
+        expected = (
+            sum(b[3] for b in recent if b[2] == "plays"),
+            sum(b[3] for b in recent if b[2] == "likes"),
+        )
+        assert conn.execute(DASHBOARDS["mashups_last_hour"]).fetchall() == [expected]
+        assert expected == (9, 3)

@@ -18,6 +18,7 @@ import pytest
 from dagster_project.settings import REPO_ROOT
 from dagster_project.simulate.mashups import EVENT_TYPES
 from tests.conftest import run_dbt
+from tests.dashboards_doc import QUERIES as DASHBOARDS
 from tests.mashups_fixture import drop_project_schemas, land
 
 END = date(2026, 3, 31)
@@ -315,13 +316,6 @@ def test_fct_mashup_top_content(db, events):
 
 # --- docs/DASHBOARDS.md: the Mashups section's queries, as written ----------------------------
 
-DASHBOARDS = dict(
-    re.findall(
-        r"<!-- query: (\w+) -->\n```sql\n(.*?)```",
-        (REPO_ROOT / "docs" / "DASHBOARDS.md").read_text(),
-        re.S,
-    )
-)
 PERIOD = {"from": END - timedelta(days=6), "to": END}  # the seed's period, both inclusive
 PREVIOUS = (END - timedelta(days=13), END - timedelta(days=7))
 

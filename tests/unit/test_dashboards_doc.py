@@ -4,15 +4,12 @@ results with their own computation)."""
 
 from __future__ import annotations
 
-import re
-
 from tests.conftest import REPO_ROOT
-
-DOC = REPO_ROOT / "docs" / "DASHBOARDS.md"
+from tests.dashboards_doc import BLOCK, DOC
 
 
 def test_every_dashboard_query_is_named_by_a_test():
-    names = re.findall(r"<!-- query: (\w+) -->\n```sql\n", DOC.read_text())
+    names = [name for name, _ in BLOCK.findall(DOC.read_text())]
     assert len(names) == len(set(names)) >= 10, names  # one block per name
     tests = "".join(
         path.read_text() for path in (REPO_ROOT / "tests" / "integration").glob("test_*.py")
