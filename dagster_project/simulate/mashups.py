@@ -355,7 +355,7 @@ class _Generator:
             if s.t >= self.cutoff:
                 break
             n += self.listen(s, i)
-        if uid is not None and rng.random() < 0.004:
+        if uid is not None and rng.random() < 0.015:  # a few upgrades a day, even on a small run
             frm, to = _pick_tier(rng)
             n += self.emit(s, "subscription_upgraded", {"from": frm, "to": to})
         return n
