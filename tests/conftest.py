@@ -1,8 +1,10 @@
 """Test services: the real embedded PostgreSQL and Redis (or WAREHOUSE_URL / REDIS_URL).
 
 With the embedded default, tests use their own database `warehouse_test` and Redis db 15,
-so `make demo` data is left alone. With URLs set, point them at a throwaway database:
-tests drop and rebuild the project's schemas there. Redis keys are always under a
+so `make demo` data is left alone; under `pytest -n N` (as `make test` runs them) each
+worker gets `warehouse_test_gwK` and a Redis db of its own (`_isolate_worker`). With
+URLs set, point them at a throwaway database: tests drop and rebuild the project's schemas
+there. Redis keys are always under a
 per-test prefix, so even a shared Redis only sees `test:…` keys come and go.
 """
 
