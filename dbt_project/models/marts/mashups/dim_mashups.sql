@@ -30,7 +30,9 @@ lifetime as (
         count(*) filter (where event_type = 'mashup_shared') as shares,
         count(*) filter (where event_type = 'comment_posted') as comments,
         count(*) filter (where event_type = 'mashup_play_completed') as completions,
-        count(*) filter (where event_type = 'mashup_skipped') as skips,
+        count(*) filter (
+            where event_type in ('mashup_play_completed', 'mashup_skipped')
+        ) as ended_plays,
         avg(position_seconds) filter (
             where event_type in ('mashup_play_completed', 'mashup_skipped')
         ) as mean_watch_time,
@@ -65,18 +67,15 @@ final as (
         coalesce(lifetime.likes, 0) as likes,
         coalesce(lifetime.shares, 0) as shares,
         coalesce(lifetime.comments, 0) as comments,
-        coalesce(lifetime.completions + lifetime.skips, 0) as ended_plays,
+        coalesce(lifetime.ended_plays, 0) as ended_plays,
         round(lifetime.mean_watch_time, 1) as avg_watch_time,
         round(lifetime.completions * 100.0 / nullif(lifetime.plays, 0), 1) as completion_rate,
-        round(
-            lifetime.skips_by_30s * 100.0 / nullif(lifetime.completions + lifetime.skips, 0), 1
-        ) as drop_off_30s_pct,
-        round(
-            lifetime.skips_by_60s * 100.0 / nullif(lifetime.completions + lifetime.skips, 0), 1
-        ) as drop_off_60s_pct,
-        round(
-            lifetime.skips_by_120s * 100.0 / nullif(lifetime.completions + lifetime.skips, 0), 1
-        ) as drop_off_120s_pct
+        round(lifetime.skips_by_30s * 100.0 / nullif(lifetime.ended_plays, 0), 1)
+            as drop_off_30s_pct,
+        round(lifetime.skips_by_60s * 100.0 / nullif(lifetime.ended_plays, 0), 1)
+            as drop_off_60s_pct,
+        round(lifetime.skips_by_120s * 100.0 / nullif(lifetime.ended_plays, 0), 1)
+            as drop_off_120s_pct
     from ids
     left join mashups on ids.mashup_id = mashups.mashup_id
     left join lifetime on ids.mashup_id = lifetime.mashup_id
