@@ -13,7 +13,7 @@ from dagster_project.assets.ingest_redis import gift_analytics
 from dagster_project.assets.ingest_sources import source_table_asset
 from dagster_project.assets.maintenance import raw_retention_job, raw_retention_schedule
 from dagster_project.assets.sources import SOURCE_SPECS
-from dagster_project.checks import ASSET_CHECKS
+from dagster_project.checks import ASSET_CHECKS, AlertThresholds
 from dagster_project.exports.ops import export_cleanup_job, export_file_job
 from dagster_project.ingest.source_tables import SOURCE_TABLES
 from dagster_project.jobs import (
@@ -73,6 +73,7 @@ defs = Definitions(
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),
+        "alert_thresholds": AlertThresholds.from_env(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
 )

@@ -119,7 +119,7 @@ def _print_materializations(result) -> None:
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     passed = sum(c.passed for c in checks)
-    kinds = "dbt tests, reconciliation, quarantine, funnels, ledger"
+    kinds = "dbt tests, reconciliation, quarantine, funnels, ledger, alerts"
     print(f"  asset checks ({kinds}): {passed}/{len(checks)} passed")
     for check in (c for c in checks if not c.passed):
         target = f"{check.asset_key.to_user_string()}:{check.check_name}"
