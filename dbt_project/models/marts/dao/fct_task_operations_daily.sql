@@ -4,7 +4,8 @@
 -- without a domain or task type is counted under NULL (one grain member, as the seed's
 -- coalesce(domain, 'none') index treats it). Task velocity, the tasks completed on each
 -- day whatever day they were posted, is added: a day × domain × type row exists when a
--- task was posted or completed in it.
+-- task was posted or completed in it. total_completion_hours and completions_timed keep
+-- the mean's sum and count, so any period's average duration is exact.
 with tasks as (
     select * from {{ ref('stg_cryptogift__tasks') }}
 ),
@@ -47,6 +48,9 @@ daily as (
         coalesce(sum(reward_cgc) filter (where is_posting and status = 'completed'), 0)
             as total_rewards_paid,
         round(avg(completion_hours) filter (where is_posting), 2) as avg_completion_hours,
+        -- unrounded, so a period's mean is exact: total hours / completions timed
+        sum(completion_hours) filter (where is_posting) as total_completion_hours,
+        count(completion_hours) filter (where is_posting) as completions_timed,
         count(*) filter (where not is_posting) as tasks_completed_that_day,
         coalesce(sum(reward_cgc) filter (where not is_posting), 0) as rewards_paid_that_day
     from task_days
@@ -65,6 +69,8 @@ final as (
         claimed,
         total_rewards_paid,
         avg_completion_hours,
+        total_completion_hours,
+        completions_timed,
         tasks_completed_that_day,
         rewards_paid_that_day,
         round(completed * 100.0 / nullif(claimed + in_progress + completed, 0), 2)
