@@ -1,3 +1,6 @@
+{{ config(materialized="view") }}
+-- a view: retention deletes old raw events, and like the seed's own helpers this counts
+-- the events kept; a table would fail the rule that stored marts keep retained days.
 -- Seed 003's helper functions as one row per signed-in user: get_user_event_count(user_id,
 -- event_name?) is event_count (event_counts for one event name), has_reached_aha_moment
 -- (an aha_reached event) and has_converted_from_trial (a purchase_succeeded after the
