@@ -370,6 +370,60 @@ def test_dashboard_summary_and_trends(db, events, plays, creators, whose):
     assert _dashboard(db, "mashups_over_time", creator_id=creator) == per_day
 
 
+@pytest.fixture(scope="module")
+def first_follows(events) -> pd.Series:
+    """(follower, creator) → the UTC day of the follower's first user_followed of them."""
+    follows = events[
+        (events["event_type"] == "user_followed")
+        & events["user_id"].notna()
+        & events["followed"].notna()
+    ]
+    return follows.groupby(["user_id", "followed"])["date"].min()
+
+
+def _middle(days) -> date:
+    ordered = sorted(set(days))
+    return ordered[len(ordered) // 2]
+
+
+def test_dashboard_followers_and_following(db, events, creators, first_follows):
+    follows = events[events["event_type"] == "user_followed"]
+    assert follows["user_id"].notna().all()  # anonymous sessions never follow
+    pairs = first_follows.reset_index()
+    pairs.columns = ["follower", "creator", "first"]
+    assert len(pairs) >= 10
+    # the creator followed on the most days, the user following on the most days
+    followed = pairs.groupby("creator")["first"].nunique().idxmax()
+    follower = pairs.groupby("follower")["first"].nunique().idxmax()
+    nobody = min(set(creators.values()) - set(pairs["creator"]) - set(pairs["follower"]))
+    # `to` (and `from`) on a day the followed creator gained a follower, not its first one;
+    # `to` on a day the follower first followed someone: an off-by-one day changes them
+    on_day = _middle(pairs.loc[pairs["creator"] == followed, "first"])
+    follower_day = _middle(pairs.loc[pairs["follower"] == follower, "first"])
+    periods = [
+        (PERIOD["from"], PERIOD["to"]),
+        (on_day, on_day),
+        (END - timedelta(days=15), follower_day),
+    ]
+
+    def expected(who: str | None, start: date, end: date) -> tuple[int, int, int]:
+        by_end = pairs[pairs["first"] <= end]
+        fans = by_end if who is None else by_end[by_end["creator"] == who]
+        idols = by_end if who is None else by_end[by_end["follower"] == who]
+        return len(fans), len(idols), int((fans["first"] >= start).sum())
+
+    for who in (followed, follower, nobody, None):
+        for start, end in periods:
+            actual = _dashboard(
+                db, "mashups_followers", creator_id=who, **{"from": start, "to": end}
+            )
+            assert actual == [expected(who, start, end)], (who, start, end)
+    that_day = expected(followed, on_day, on_day)
+    assert 0 < that_day[2] < that_day[0]  # gained on `to` itself, and followed before it
+    following = expected(follower, *periods[2])[1]
+    assert following > expected(follower, periods[2][0], follower_day - timedelta(days=1))[1]
+
+
 @pytest.mark.parametrize("whose", ["platform", "creator"])
 def test_dashboard_top_content_grows_against_the_period_before(db, events, plays, whose):
     creator = _busiest_creator(plays) if whose == "creator" else None
