@@ -4,9 +4,12 @@ Tables as in DESIGN.md §4 (seed 001's analytics module). Traffic comes in sessi
 returning creators and brands (Zipf-like activity) and anonymous visitors, with a daily
 rhythm (evening peaks UTC), a weekly one (quieter weekends) and leaking funnels:
 project_viewed → asset_viewed → asset_downloaded / license_clicked → license_created
-(``revenueCents`` in the props). Web and mobile sessions get one `attribution` row for
-their landing event: UTM tags (NULL = direct), referrer, landing page and a real
-user-agent string; device_type/browser/os are mostly NULL, as the app's enrichment job
+(``revenueCents`` in the props). The catalogue the app starts with is created
+(``project_created`` by a brand, with ``budget_cents``) and uploaded (``asset_uploaded`` by
+a creator) through the API in the first hour of the first day: every project and asset
+has an owner. Web and mobile sessions get one `attribution` row for their landing event:
+UTM tags (NULL = direct), referrer, landing page and a real user-agent string;
+device_type/browser/os are mostly NULL, as the app's enrichment job
 often left them.
 
 The mess, each a small configurable share, counted per distinct event id (what the
@@ -599,13 +602,38 @@ class _Generator:
             method = self.rng.choice(("password", "google", "magic_link"))
             self.add(s, "user_logged_in", {"method": method})
 
-    def upload(self, s: _Session) -> None:
+    def upload_props(self) -> dict:
         rng = self.rng
-        asset = self.new_asset()
-        self.assets.append(asset)
         media = rng.choice(("image", "image", "image", "video", "audio"))
         size = _lognormal(rng, 8e6 if media == "image" else 9e7, 0.8, 10_000, 4_000_000_000)
-        self.add(s, "asset_uploaded", {"media_type": media, "size_bytes": size}, *asset)
+        return {"media_type": media, "size_bytes": size}
+
+    def budget_props(self) -> dict:
+        return {"budget_cents": self.rng.randrange(50, 5000) * 1000}
+
+    def upload(self, s: _Session) -> None:
+        asset = self.new_asset()
+        self.assets.append(asset)
+        self.add(s, "asset_uploaded", self.upload_props(), *asset)
+
+    def catalogue(self, day_ms: int, rng: random.Random) -> None:
+        """The projects and assets the app starts with, created by their brands and uploaded
+        by their creators in the first hour (an import through the API): without these
+        events they would have no owner. Its own rng, so the traffic after stays the same."""
+        main, self.rng = self.rng, rng
+        for project in self.projects:
+            brand = self.zipf(self.users["brand"])[1]
+            props = self.budget_props()
+            t = day_ms + rng.randrange(_HOUR)
+            event = (t, "project_created", "brand", brand, project, None, None, props)
+            self.deliver(event, "api", None, None)
+        for asset_id, project in self.assets:
+            creator = self.zipf(self.users["creator"])[1]
+            props = self.upload_props()
+            t = day_ms + rng.randrange(_HOUR)
+            event = (t, "asset_uploaded", "creator", creator, project, asset_id, None, props)
+            self.deliver(event, "api", None, None)
+        self.rng = main
 
     def creator_flow(self, s: _Session) -> None:
         rng = self.rng
@@ -629,8 +657,7 @@ class _Generator:
         if rng.random() < 0.02:
             project = _cuid(rng)
             self.projects.append(project)
-            budget = {"budget_cents": rng.randrange(50, 5000) * 1000}
-            self.add(s, "project_created", budget, project=project)
+            self.add(s, "project_created", self.budget_props(), project=project)
         elif rng.random() < 0.55:
             project = self.zipf(self.projects)
             self.add(s, "project_viewed", self.engaged(25), project=project)
@@ -915,6 +942,7 @@ def simulate_yesgoddess(
             )
         )
     events = attribution = 0
+    gen.catalogue(start_ms, random.Random(f"{seed}-catalogue"))
     for i, target in enumerate(targets):
         day_ms = start_ms + i * _DAY
         gen.day(day_ms, target)
