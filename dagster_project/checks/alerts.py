@@ -59,7 +59,9 @@ def trial_conversion_result(conn, limits: AlertThresholds) -> AssetCheckResult:
     first, last, started, converted, expired, still_open = conn.execute(
         TRIALS_SQL, {"days": limits.trial_window_days}
     ).fetchone()
-    resolved = converted + expired
+    # a trial bought after it ran out is both converted and expired (the mart counts it
+    # in both): the resolved trials are the ones no longer open, each once
+    resolved = started - still_open
     rate = _pct(converted, resolved)
     figures = {
         "cohorts_from": first,
@@ -68,6 +70,7 @@ def trial_conversion_result(conn, limits: AlertThresholds) -> AssetCheckResult:
         "trials_converted": converted,
         "trials_expired": expired,
         "trials_open": still_open,
+        "trials_resolved": resolved,
         "conversion_rate_pct": rate,
         "threshold_pct": limits.trial_conversion_min_pct,
         "min_resolved_trials": limits.trial_min_resolved,
@@ -333,9 +336,9 @@ ALERT_CHECKS = [
     _everreach_check(
         "fct_trial_conversion",
         "alert_trial_conversion",
-        "EverReach: WARN when trials converted / (converted + expired) over the trial "
-        "cohorts of the newest trial_window_days is below trial_conversion_min_pct "
-        "(default 10 %); open trials wait.",
+        "EverReach: WARN when trials converted / resolved trials (converted or expired, "
+        "each once) over the trial cohorts of the newest trial_window_days is below "
+        "trial_conversion_min_pct (default 10 %); open trials wait.",
         trial_conversion_result,
     ),
     _everreach_check(

@@ -1,7 +1,8 @@
 """The alert checks through Dagster on the real PostgreSQL: each fires on mart rows built
 to cross its threshold, stays quiet just inside it, and follows its configured threshold.
-(The rows are written into the marts' own tables and columns; `make demo`'s 30 days keep
-every alert quiet: see docs/OPERATIONS.md.)"""
+(The rows are written into the marts' own tables and columns; test_alert_checks_from_events
+drives EverReach's three alerts from the app's raw events through dbt instead. `make
+demo`'s 30 days keep every alert quiet: see docs/OPERATIONS.md.)"""
 
 from __future__ import annotations
 
@@ -52,12 +53,13 @@ def test_trial_conversion_below_ten_percent(conn, converted, fires):
         conn,
         "create table marts.fct_trial_conversion (cohort_date date, trials_started "
         "int, trials_converted int, trials_expired int, trials_open int)",
-        [(DAY - timedelta(days=3), 70, converted, 40, 30), (DAY, 70, 0, 60 - converted, 10)],
+        [(DAY - timedelta(days=3), 70, converted, 40 - converted, 30), (DAY, 70, 0, 60, 10)],
     )
     evaluation = _run("fct_trial_conversion", "alert_trial_conversion")
     assert evaluation.passed is not fires
     assert evaluation.metadata["conversion_rate_pct"].value == float(converted)
     assert evaluation.metadata["trials_open"].value == 40
+    assert evaluation.metadata["trials_resolved"].value == 100
     # the threshold is configuration: at 5 % the same data is quiet
     assert _run(
         "fct_trial_conversion", "alert_trial_conversion", trial_conversion_min_pct=5.0
