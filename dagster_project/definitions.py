@@ -21,12 +21,14 @@ from dagster_project.jobs import (
     daily_marts_job,
     gift_refresh_job,
     mashup_counters_job,
+    mashups_events_job,
 )
 from dagster_project.project import DBT_EXECUTABLE, dbt_project
 from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.schedules import (
     apps_nightly_schedule,
     export_cleanup_schedule,
+    mashups_events_schedule,
     ml_dataset_nightly_schedule,
 )
 from dagster_project.sensors import (
@@ -51,6 +53,7 @@ defs = Definitions(
     jobs=[
         gift_refresh_job,
         mashup_counters_job,
+        mashups_events_job,
         apps_daily_job,
         daily_marts_job,
         export_file_job,
@@ -62,6 +65,7 @@ defs = Definitions(
         apps_nightly_schedule,
         ml_dataset_nightly_schedule,
         export_cleanup_schedule,
+        mashups_events_schedule,
         raw_retention_schedule,
     ],
     sensors=[

@@ -60,3 +60,13 @@ mashup_counters_job = define_asset_job(
         "raw.mashups__realtime_counts, losing and doubling no increment."
     ),
 )
+
+mashups_events_job = define_asset_job(
+    name="mashups_events_realtime",
+    # the staging views and marts.mashup_recent_events read raw as it is: no rebuild
+    selection=AssetSelection.assets(["raw", "mashups__analytics_events"]),
+    description=(
+        "Extract-load the Mashups tracking events only (incremental), so the dashboard's "
+        "realtime activeUsers and playingNow (marts.mashup_recent_events) are minutes old."
+    ),
+)

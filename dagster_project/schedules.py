@@ -1,11 +1,11 @@
 """Schedules: the nightly build of yesterday's partition of every app, the nightly ML
-dataset file and the hourly export clean-up."""
+dataset file, the hourly export clean-up and the Mashups events every 5 minutes."""
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
 
 from dagster_project.assets.exports import ml_dataset_job
 from dagster_project.exports.ops import export_cleanup_job
-from dagster_project.jobs import apps_daily_job
+from dagster_project.jobs import apps_daily_job, mashups_events_job
 
 # At 02:00 UTC the newest complete daily partition is yesterday: the schedule runs it.
 apps_nightly_schedule = build_schedule_from_partitioned_job(
@@ -44,5 +44,19 @@ export_cleanup_schedule = ScheduleDefinition(
     description=(
         "Hourly at :05: mark exports past expires_at `expired` and delete their files; "
         "fail requests stuck in `preparing` with no live run for 5 minutes."
+    ),
+)
+
+mashups_events_schedule = ScheduleDefinition(
+    name="mashups_events_every_5_minutes",
+    job=mashups_events_job,
+    cron_schedule="*/5 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description=(
+        "Every 5 minutes: land the Mashups tracking events (mashups_events_realtime), the "
+        "realtime dashboard's activeUsers and playingNow read them through "
+        "marts.mashup_recent_events. The nightly run lands them too; one sync of an app "
+        "database runs at a time."
     ),
 )

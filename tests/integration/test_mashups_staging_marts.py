@@ -455,14 +455,20 @@ def test_dashboard_top_content_grows_against_the_period_before(db, events, plays
         ("mashups_devices", "device"),
     ],
 )
-def test_dashboard_breakdowns_share_the_periods_plays(db, events, query, column):
+@pytest.mark.parametrize("whose", ["platform", "creator"])
+def test_dashboard_breakdowns_share_the_periods_plays(
+    db, events, plays, creators, query, column, whose
+):
     played = _in(events[events["event_type"] == "mashup_played"], PERIOD["from"], PERIOD["to"])
+    creator = _busiest_creator(plays) if whose == "creator" else None
+    if creator:
+        played = played[played["mashup_id"].map(creators) == creator]
     counts = played[column].fillna("unknown").value_counts()
     expected = sorted(
         ((value, int(n), _round(n * 100, len(played), "0.01")) for value, n in counts.items()),
         key=lambda r: (-r[1], r[0]),
     )
-    assert _dashboard(db, query) == expected
+    assert _dashboard(db, query, creator_id=creator) == expected
     assert len(expected) >= 3
 
 
