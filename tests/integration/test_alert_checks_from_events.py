@@ -26,8 +26,13 @@ from tests.integration.test_alert_checks import _run
 SRC = "er_alerts"
 TODAY = datetime.now(UTC).date()
 DAY = TODAY - timedelta(days=1)  # the newest complete day: the one every alert judges
-CTX = {"platform": "iOS 17.4", "app_build": "2.14.1", "device_model": "iPhone15,2",
-       "country": "US", "locale": "en-US"}  # fmt: skip
+CTX = {
+    "platform": "iOS 17.4",
+    "app_build": "2.14.1",
+    "device_model": "iPhone15,2",
+    "country": "US",
+    "locale": "en-US",
+}
 MARTS = ("fct_trial_conversion", "fct_paywall_conversion_daily", "fct_ai_response_quality_daily")
 
 
@@ -70,15 +75,44 @@ class EverReach:
         """A prompt and its response with the events the app sends for them."""
         prompt_id, response_id = f"pr-{key}", f"rs-{key}"
         self.event("prompt_submitted", user, t, prompt_id=prompt_id, model=model)
-        self.prompts.append((prompt_id, user, f"ss-{key}", None,
-                             "Write a warm message to Maria to invite to coffee next week.",
-                             model, 0.7, ["followup"], t))  # fmt: skip
+        self.prompts.append(
+            (
+                prompt_id,
+                user,
+                f"ss-{key}",
+                None,
+                "Write a warm message to Maria to invite to coffee next week.",
+                model,
+                0.7,
+                ["followup"],
+                t,
+            )
+        )
         done = t + timedelta(seconds=1)
-        self.responses.append((response_id, prompt_id, user, model,
-                               "Hey Maria! Coffee next week?", 42, "stop", "0.000031", 800,
-                               done))  # fmt: skip
-        self.event("ai_response_generated", user, done, response_id=response_id,
-                   prompt_id=prompt_id, model=model, tokens_out=42, latency_ms=800)  # fmt: skip
+        self.responses.append(
+            (
+                response_id,
+                prompt_id,
+                user,
+                model,
+                "Hey Maria! Coffee next week?",
+                42,
+                "stop",
+                "0.000031",
+                800,
+                done,
+            )
+        )
+        self.event(
+            "ai_response_generated",
+            user,
+            done,
+            response_id=response_id,
+            prompt_id=prompt_id,
+            model=model,
+            tokens_out=42,
+            latency_ms=800,
+        )
         self.event("response_rendered", user, done + timedelta(seconds=1), response_id=response_id)
         return response_id
 
@@ -97,8 +131,13 @@ def write_trials(app: EverReach, converted: int) -> None:
         if i in buyers and i != 0:
             buy = start + timedelta(days=2)
             app.event("paywall_shown", user, buy, placement="trial_ending", offering="monthly")
-            bought = app.event("purchase_succeeded", user, buy + timedelta(minutes=1),
-                               product_id="everreach_pro_monthly", price_usd=9.99)  # fmt: skip
+            bought = app.event(
+                "purchase_succeeded",
+                user,
+                buy + timedelta(minutes=1),
+                product_id="everreach_pro_monthly",
+                price_usd=9.99,
+            )
             if i == 10:
                 app.redeliver(bought)
             continue
@@ -162,8 +201,13 @@ def write_responses(app: EverReach, disliked: int) -> None:
             when = at(TODAY) if i == 61 else react
             app.event("response_disliked", user, when, response_id=response, reason="tone")
         if i == 0:
-            app.event("response_disliked", user, react + timedelta(seconds=5),
-                      response_id=response, reason="wrong")  # fmt: skip
+            app.event(
+                "response_disliked",
+                user,
+                react + timedelta(seconds=5),
+                response_id=response,
+                reason="wrong",
+            )
         if i in (20, 70):
             app.event("response_liked", user, react, response_id=response)
         if 30 <= i < 40:
@@ -193,11 +237,19 @@ def land_and_build(app: EverReach) -> None:
             "occurred_at, context, properties, created_at) values (%s, %s, %s, %s, %s, %s, "
             "%s, %s)",
             [
-                (e.id, e.name, e.user_id, e.anonymous_id, e.occurred_at, json.dumps(CTX),
-                 json.dumps(e.properties), e.arrived_at)
+                (
+                    e.id,
+                    e.name,
+                    e.user_id,
+                    e.anonymous_id,
+                    e.occurred_at,
+                    json.dumps(CTX),
+                    json.dumps(e.properties),
+                    e.arrived_at,
+                )
                 for e in sorted(app.events, key=lambda e: e.arrived_at)
             ],
-        )  # fmt: skip
+        )
         cur.executemany(f"insert into {SRC}.prompts values ({', '.join(['%s'] * 9)})", app.prompts)
         cur.executemany(
             f"insert into {SRC}.responses values ({', '.join(['%s'] * 10)})", app.responses
@@ -257,8 +309,9 @@ def expected_trials(app: EverReach) -> dict:
     window = {u: t for u, t in starts.items() if newest - timedelta(days=28) < t.date() <= newest}
 
     def after(user: str, name: str) -> bool:
-        return any(e.user_id == user and e.name == name and e.occurred_at > window[user]
-                   for e in events)  # fmt: skip
+        return any(
+            e.user_id == user and e.name == name and e.occurred_at > window[user] for e in events
+        )
 
     converted = {u for u in window if after(u, "purchase_succeeded")}
     expired = {u for u in window if after(u, "trial_expired")}
@@ -279,15 +332,20 @@ def expected_paywall(app: EverReach) -> dict:
     """Each view of the newest day before today converts when its viewer buys in the 24 h
     from it."""
     events = usable(app)
-    newest = max(e.occurred_at.date() for e in events
-                 if e.name == "paywall_shown" and e.occurred_at.date() < TODAY)  # fmt: skip
+    newest = max(
+        e.occurred_at.date()
+        for e in events
+        if e.name == "paywall_shown" and e.occurred_at.date() < TODAY
+    )
     buys = [e for e in events if e.name == "purchase_succeeded"]
     by_placement: dict[str, Counter] = {}
     for view in (e for e in events if e.name == "paywall_shown" and e.occurred_at.date() == newest):
         placement = view.properties.get("placement") or "unknown"
-        converted = any(b.user_id == view.user_id and
-                        timedelta(0) <= b.occurred_at - view.occurred_at < timedelta(hours=24)
-                        for b in buys)  # fmt: skip
+        converted = any(
+            b.user_id == view.user_id
+            and timedelta(0) <= b.occurred_at - view.occurred_at < timedelta(hours=24)
+            for b in buys
+        )
         by_placement.setdefault(placement, Counter()).update(shown=1, converted=converted)
     return {
         "day": str(newest),

@@ -57,7 +57,7 @@ HAND = [
      {"engagementMs": 900}),
     ("h10", "2026-03-30 16:00", "signup_completed", "creator", "c-new", None, None, None,
      {"role": "creator", "method": "email"}),
-]  # fmt: skip
+]  # fmt: skip  # a table of events, one per line
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,17 @@ def db():
     with psycopg.connect(warehouse_url) as app:
         create_tables(app, schema=SRC)
         simulate_yesgoddess(
-            app, days=DAYS, events_per_day=1_500, seed=23, end=END, schema=SRC,
-            duplicate_share=0.03, late_share=0.03, pii_share=0.01, malformed_share=0.02,
-        )  # fmt: skip
+            app,
+            days=DAYS,
+            events_per_day=1_500,
+            seed=23,
+            end=END,
+            schema=SRC,
+            duplicate_share=0.03,
+            late_share=0.03,
+            pii_share=0.01,
+            malformed_share=0.02,
+        )
         with app.cursor() as cur:
             cur.executemany(
                 f"insert into {SRC}.events (id, occurred_at, source, event_type, actor_type, "
@@ -79,11 +87,20 @@ def db():
                 "created_at) values (%s, %s, 'web', %s, %s, %s, %s, %s, %s, %s, 's-hand', "
                 "'2026-03-31 20:00+00')",
                 [
-                    (i, at and f"{at}+00", kind, actor_type, actor, project, asset, lic,
-                     json.dumps(props))
+                    (
+                        i,
+                        at and f"{at}+00",
+                        kind,
+                        actor_type,
+                        actor,
+                        project,
+                        asset,
+                        lic,
+                        json.dumps(props),
+                    )
                     for i, at, kind, actor_type, actor, project, asset, lic, props in HAND
                 ],
-            )  # fmt: skip
+            )
         app.commit()
     with psycopg.connect(warehouse_url) as conn:
         extract_load_system(conn, warehouse_url, "yesgoddess", schema=SRC)
@@ -136,8 +153,14 @@ def owners(events) -> dict[str, pd.DataFrame]:
 
 
 def _run(conn, name: str, **params) -> pd.DataFrame:
-    values = {"from": None, "to": None, "creator_id": None, "brand_id": None,
-              "ip_asset_id": None, **params}  # fmt: skip
+    values = {
+        "from": None,
+        "to": None,
+        "creator_id": None,
+        "brand_id": None,
+        "ip_asset_id": None,
+        **params,
+    }
     cur = conn.execute(DASHBOARDS[name], values)
     frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description], dtype=object)
     conn.commit()
@@ -178,8 +201,12 @@ def _top_creators(owners) -> list[str | None]:
 def test_asset_metrics(db, events, period):
     busiest = events["ip_asset_id"].value_counts().index[0]
     for asset in ("a-hand", "a-orphan", busiest, "no-such-asset"):
-        got = _run(db, "yesgoddess_asset_metrics", ip_asset_id=asset, **{"from": period[0],
-                   "to": period[1]}).iloc[0]  # fmt: skip
+        got = _run(
+            db,
+            "yesgoddess_asset_metrics",
+            ip_asset_id=asset,
+            **{"from": period[0], "to": period[1]},
+        ).iloc[0]
         mine = _in(events[events["ip_asset_id"] == asset], period)
         assert _ints(got, ("views", "clicks", "conversions", "revenue_cents")) == _figures(mine)
         seconds = Decimal(str(mine["engagement"].sum())) / 1000
@@ -194,18 +221,27 @@ def test_creator_portfolio(db, events, owners, period):
     for creator in _top_creators(owners):
         owned = assets if creator is None else assets[assets["actor_id"] == creator]
         owned = owned[owned["date"] <= period[1]]
-        got = _run(db, "yesgoddess_creator_portfolio", creator_id=creator, **{"from": period[0],
-                   "to": period[1]}).iloc[0]  # fmt: skip
+        got = _run(
+            db,
+            "yesgoddess_creator_portfolio",
+            creator_id=creator,
+            **{"from": period[0], "to": period[1]},
+        ).iloc[0]
         mine = _in(events[events["ip_asset_id"].isin(owned.index)], period)
         assert int(got["assets"]) == len(owned), creator
         assert int(got["assets_uploaded"]) == int((owned["date"] >= period[0]).sum())
         assert _ints(got, ("views", "clicks", "conversions", "revenue_cents")) == _figures(mine)
     # the re-upload gave c-other nothing; the rejected upload gave c-hand no a-orphan
     whole = {"from": START, "to": END}
-    assert int(_run(db, "yesgoddess_creator_portfolio", creator_id="c-other", **whole).iloc[0][
-        "assets"]) == int((assets["actor_id"] == "c-other").sum())  # fmt: skip
-    assert int(_run(db, "yesgoddess_creator_portfolio", creator_id="c-hand", **whole).iloc[0][
-        "assets"]) == 1  # fmt: skip
+    assert int(
+        _run(db, "yesgoddess_creator_portfolio", creator_id="c-other", **whole).iloc[0]["assets"]
+    ) == int((assets["actor_id"] == "c-other").sum())
+    assert (
+        int(
+            _run(db, "yesgoddess_creator_portfolio", creator_id="c-hand", **whole).iloc[0]["assets"]
+        )
+        == 1
+    )
 
 
 def _per_asset(ev: pd.DataFrame) -> list[tuple]:
@@ -219,8 +255,12 @@ def test_creator_top_assets(db, events, owners, period):
     assets = owners["assets"]
     for creator in _top_creators(owners):
         owned = assets if creator is None else assets[assets["actor_id"] == creator]
-        got = _run(db, "yesgoddess_creator_top_assets", creator_id=creator, **{"from": period[0],
-                   "to": period[1]})  # fmt: skip
+        got = _run(
+            db,
+            "yesgoddess_creator_top_assets",
+            creator_id=creator,
+            **{"from": period[0], "to": period[1]},
+        )
         mine = _in(events[events["ip_asset_id"].isin(owned.index)], period)
         assert [tuple(r[:1]) + tuple(int(v) for v in r[1:]) for r in got.itertuples(False)] == (
             _per_asset(mine)
@@ -232,8 +272,12 @@ def test_creator_revenue_timeline(db, events, owners, period):
     assets = owners["assets"]
     for creator in _top_creators(owners):
         owned = assets if creator is None else assets[assets["actor_id"] == creator]
-        got = _run(db, "yesgoddess_creator_revenue_timeline", creator_id=creator,
-                   **{"from": period[0], "to": period[1]})  # fmt: skip
+        got = _run(
+            db,
+            "yesgoddess_creator_revenue_timeline",
+            creator_id=creator,
+            **{"from": period[0], "to": period[1]},
+        )
         mine = _in(events[events["ip_asset_id"].isin(owned.index)], period)
         days = pd.date_range(period[0], period[1]).date
         assert list(got["date"]) == list(days)
@@ -252,22 +296,44 @@ def test_brand_campaigns(db, events, owners, period):
     for brand in brands:
         mine = projects if brand is None else projects[projects["actor_id"] == brand]
         mine = mine[mine["date"] <= period[1]]
-        got = _run(db, "yesgoddess_brand_campaigns", brand_id=brand, **{"from": period[0],
-                   "to": period[1]})  # fmt: skip
+        got = _run(
+            db, "yesgoddess_brand_campaigns", brand_id=brand, **{"from": period[0], "to": period[1]}
+        )
         expected = []
         for project, row in mine.iterrows():
             f = _figures(_in(events[events["project_id"] == project], period))
             budget = row["budget"]
             roi = None if budget is None else _pct(f["revenue_cents"] - budget, budget)
-            expected.append((project, row["actor_id"], budget, f["views"], f["clicks"],
-                             f["conversions"], f["revenue_cents"], _pct(f["clicks"], f["views"]),
-                             _pct(f["conversions"], f["clicks"]), roi))  # fmt: skip
+            expected.append(
+                (
+                    project,
+                    row["actor_id"],
+                    budget,
+                    f["views"],
+                    f["clicks"],
+                    f["conversions"],
+                    f["revenue_cents"],
+                    _pct(f["clicks"], f["views"]),
+                    _pct(f["conversions"], f["clicks"]),
+                    roi,
+                )
+            )
         expected.sort(key=lambda r: (-r[6], r[0]))
         actual = [
-            (r.project_id, r.brand_id, r.budget_cents, int(r.impressions), int(r.clicks),
-             int(r.conversions), int(r.revenue_cents), r.ctr_pct, r.conversion_pct, r.roi_pct)
+            (
+                r.project_id,
+                r.brand_id,
+                r.budget_cents,
+                int(r.impressions),
+                int(r.clicks),
+                int(r.conversions),
+                int(r.revenue_cents),
+                r.ctr_pct,
+                r.conversion_pct,
+                r.roi_pct,
+            )
             for r in got.itertuples(False)
-        ]  # fmt: skip
+        ]
         assert actual == expected, brand
     hand = _run(db, "yesgoddess_brand_campaigns", brand_id="b-hand", **{"from": START, "to": END})
     by_id = hand.set_index("project_id")

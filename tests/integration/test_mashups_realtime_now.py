@@ -57,10 +57,17 @@ def landed():
 def _write_hand_events(url: str) -> None:
     now = datetime.now(UTC)
     rows = [
-        (f"h{i}", user, kind, json.dumps({"mashup_id": mashup}), now - timedelta(minutes=ago),
-         session, now)
+        (
+            f"h{i}",
+            user,
+            kind,
+            json.dumps({"mashup_id": mashup}),
+            now - timedelta(minutes=ago),
+            session,
+            now,
+        )
         for i, (user, session, kind, mashup, ago) in enumerate(HAND)
-    ]  # fmt: skip
+    ]
     rows.append(rows[9])
     with psycopg.connect(url) as app:
         app.cursor().executemany(
@@ -87,8 +94,10 @@ def _expected(conn, now: datetime) -> tuple[int, dict[str, int]]:
     raw = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description], dtype=object)
     raw = raw[raw.apply(_expected_reason, axis=1).isna()].sort_values("ingest_seq")
     ev = raw.drop_duplicates(["timestamp", "id"], keep="first").copy()
-    ev["user_key"] = [u if u is not None else f"session:{s}"
-                      for u, s in zip(ev["user_id"], ev["session_id"], strict=True)]  # fmt: skip
+    ev["user_key"] = [
+        u if u is not None else f"session:{s}"
+        for u, s in zip(ev["user_id"], ev["session_id"], strict=True)
+    ]
     ev["mashup_id"] = [p.get("mashup_id") for p in ev["properties"]]
     recent = ev[(ev["timestamp"] > now - timedelta(minutes=15)) & (ev["timestamp"] <= now)]
     active = recent.loc[recent["timestamp"] > now - timedelta(minutes=5), "user_key"].nunique()
