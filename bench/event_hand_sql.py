@@ -165,7 +165,9 @@ select
     jsonb_build_object(
         'events', count(*),
         'sessions', count(distinct session_id),
-        'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null)
+        'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null),
+        'conversions_without_revenue', count(*) filter (
+            where event_type = 'license_created' and revenue_cents is null)
     ) as metadata
 from e
 group by 1, 2, 3, 4
