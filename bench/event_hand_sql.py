@@ -23,11 +23,12 @@ from bench.timing import timed
 
 SCHEMA = "bench_hand"
 
-# usable YesGoddess events between {lo} and {hi}, first arrival of each
+# usable YesGoddess events between {lo} and {hi}, first arrival of each ({more}: columns
+# only the owner and user marts read, left out of the others' sorts)
 YG_EVENTS = """
     select distinct on (r.occurred_at, r.id)
         r.id, r.session_id, r.actor_id, r.project_id, r.ip_asset_id, r.license_id,
-        r.event_type, r.occurred_at,
+        r.event_type, r.occurred_at,{more}
         (r.occurred_at at time zone 'utc')::date as date,
         coalesce('actor:' || r.actor_id, 'session:' || r.session_id) as visitor_key,
         coalesce(r.props_json ->> 'revenueCents', r.props_json ->> 'revenue_cents')::numeric
@@ -143,7 +144,7 @@ from (
 class HandMart:
     model: str  # the dbt model it stands for
     systems: tuple[str, ...]  # the raw event tables it reads
-    body: str  # the select, with {yg} / {yg_wide} / {mu} / {lo} / {hi} / {day}
+    body: str  # the select, with {yg} / {yg_wide} / {yg_props} / {mu} / {lo} / {hi} / {day}
     days: int = 1  # days of the mart compared from the window's start (lookahead + 1)
 
 
@@ -164,7 +165,9 @@ select
     jsonb_build_object(
         'events', count(*),
         'sessions', count(distinct session_id),
-        'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null)
+        'anonymous_visitors', count(distinct visitor_key) filter (where actor_id is null),
+        'conversions_without_revenue', count(*) filter (
+            where event_type = 'license_created' and revenue_cents is null)
     ) as metadata
 from e
 group by 1, 2, 3, 4
@@ -215,6 +218,51 @@ from e
 left join sessions as s on e.session_id = s.session_id
 where e.occurred_at >= {lo}
 group by 1, 2, 3, 4
+""",
+    ),
+    HandMart(
+        "fct_asset_uploads",
+        ("yesgoddess",),
+        """
+with e as ({yg_props})
+select
+    id as event_id, ip_asset_id, project_id, date, actor_id as creator_id,
+    occurred_at as uploaded_at,
+    -- staging scrubs PII from the string props it passes on
+    case when jsonb_typeof(props_json -> 'media_type') = 'string'
+        then """
+        + REDACT.format("props_json ->> 'media_type'")
+        + """
+        else props_json ->> 'media_type' end as media_type
+from e
+where event_type = 'asset_uploaded' and ip_asset_id is not null
+""",
+    ),
+    HandMart(
+        "fct_project_creations",
+        ("yesgoddess",),
+        """
+with e as ({yg_props})
+select
+    id as event_id, project_id, date, actor_id as brand_id, occurred_at as created_at,
+    case when jsonb_typeof(props_json -> 'budget_cents') = 'number'
+        then (props_json ->> 'budget_cents')::numeric end as budget_cents
+from e
+where event_type = 'project_created' and project_id is not null
+""",
+    ),
+    HandMart(
+        "fct_platform_users_daily",
+        ("yesgoddess",),
+        """
+with e as ({yg_props})
+select
+    date, actor_id as user_id, actor_type,
+    count(*) as events,
+    bool_or(event_type = 'signup_completed') as signed_up
+from e
+where actor_id is not null
+group by 1, 2, 3
 """,
     ),
     HandMart(
@@ -465,8 +513,9 @@ def statement(mart: HandMart, day: date, systems: set[str] | None = None) -> str
         "hi": hi,
         "day": f"date '{day.isoformat()}'",
         "schema": SCHEMA,
-        "yg": YG_EVENTS.format(lo=lo, hi=hi),
-        "yg_wide": YG_EVENTS.format(lo=wide, hi=hi),
+        "yg": YG_EVENTS.format(lo=lo, hi=hi, more=""),
+        "yg_wide": YG_EVENTS.format(lo=wide, hi=hi, more=""),
+        "yg_props": YG_EVENTS.format(lo=lo, hi=hi, more=" r.actor_type, r.props_json,"),
         "yg_sessions": YG_SESSIONS.format(lo=lo),
         "mu": MU_EVENTS.format(lo=lo, hi=hi),
         "ev": EV_EVENTS.format(lo=lo, hi=hi),

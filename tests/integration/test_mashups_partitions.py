@@ -22,7 +22,10 @@ DAILY_MARTS = {
     "fct_mashup_countries_daily": "date, country",
     "fct_mashup_devices_daily": "date, device",
     "fct_mashup_plays_hourly": "date, hour_of_day",
+    "fct_subscription_upgrades_daily": "date, from_tier, to_tier",
 }
+UPGRADES = "fct_subscription_upgrades_daily"
+LATE_IDS = ("late-play-1", "late-upgrade-1")
 
 
 @pytest.fixture
@@ -62,19 +65,23 @@ def _snapshot(url: str) -> dict[str, dict[date, list[tuple]]]:
     return out
 
 
-def _deliver_late_play(url: str) -> str:
-    """A play of LATE_DAY 20:30 UTC arriving now (days late), through the extract-load."""
+def _deliver_late_events(url: str) -> str:
+    """A play and a signed-in listener's upgrade (trackUpgrade) of LATE_DAY 20:30 UTC
+    arriving now (days late), through the extract-load."""
     at = datetime(LATE_DAY.year, LATE_DAY.month, LATE_DAY.day, 20, 30, tzinfo=UTC)
     with psycopg.connect(url) as app:
         mashup_id = app.execute(f"select id from {SRC}.mashups order by id limit 1").fetchone()[0]
         props = {"mashup_id": mashup_id, "source": "embed", "autoPlay": False,
                  "country": "IS", "device": "tablet"}  # fmt: skip
-        app.execute(
+        insert = (
             f"insert into {SRC}.analytics_events"
             " (id, user_id, event_type, properties, timestamp, session_id, received_at)"
-            " values ('late-play-1', null, 'mashup_played', %s, %s, 'late-session', now())",
-            [json.dumps(props), at],
+            " values (%s, %s, %s, %s, %s, 'late-session', now())"
         )
+        app.execute(insert, [LATE_IDS[0], None, "mashup_played", json.dumps(props), at])
+        upgrade = {"from": "pro", "to": "studio"}
+        app.execute(insert, [LATE_IDS[1], "late-listener", "subscription_upgraded",
+                             json.dumps(upgrade), at])  # fmt: skip
     extract_load_mashups(url)
     return mashup_id
 
@@ -82,13 +89,16 @@ def _deliver_late_play(url: str) -> str:
 def test_partition_reruns_are_idempotent_and_late_events_touch_only_their_day(built):
     url = built
     before = _snapshot(url)
-    assert all(len(days) == 6 for days in before.values())
+    # upgrades are rare (a few signed-in sessions in a hundred): at 600 events a day that
+    # mart has a few of the days, LATE_DAY among them (seed 5); the play marts have all
+    assert all(len(days) == 6 for t, days in before.items() if t != UPGRADES)
+    assert len(before[UPGRADES]) >= 2 and LATE_DAY in before[UPGRADES]
     window = (LATE_DAY, LATE_DAY + timedelta(days=1))
 
     _build(window)  # the same partition again
     assert _snapshot(url) == before
 
-    mashup_id = _deliver_late_play(url)
+    mashup_id = _deliver_late_events(url)
     _build(window)
     after = _snapshot(url)
     for table, days in after.items():
@@ -97,7 +107,8 @@ def test_partition_reruns_are_idempotent_and_late_events_touch_only_their_day(bu
             if day != LATE_DAY:
                 assert rows == before[table][day], (table, day)
     changed = {t for t in after if after[t][LATE_DAY] != before[t][LATE_DAY]}
-    assert changed == set(DAILY_MARTS)  # the play reaches every daily mart, creator's too
+    # the play reaches every play mart (the creator's too), the upgrade its own
+    assert changed == set(DAILY_MARTS)
 
     def row(table, key):
         new = next((r for r in after[table][LATE_DAY] if key(r)), None)
@@ -109,14 +120,18 @@ def test_partition_reruns_are_idempotent_and_late_events_touch_only_their_day(bu
     assert old is None and new[2:5] == (1, 1, 1)
     new, old = row("fct_mashup_plays_hourly", lambda r: r[1] == 20)
     assert new[2] == old[2] + 1
+    new, old = row(UPGRADES, lambda r: r[1:3] == ("pro", "studio"))
+    # one more upgrade, by one more user (the late listener has no other event that day)
+    assert new[3:5] == ((old[3] + 1, old[4] + 1) if old else (1, 1))
 
-    # a redelivery of the late event (same id and timestamp) counts once
+    # a redelivery of the late events (same id and timestamp) counts once
     with psycopg.connect(url) as app:
         app.execute(
             f"insert into {SRC}.analytics_events"
             " (id, user_id, event_type, properties, timestamp, session_id, received_at)"
             f" select id, user_id, event_type, properties, timestamp, session_id, now()"
-            f" from {SRC}.analytics_events where id = 'late-play-1'"
+            f" from {SRC}.analytics_events where id = any(%s)",
+            [list(LATE_IDS)],
         )
     extract_load_mashups(url)
     _build(window)
