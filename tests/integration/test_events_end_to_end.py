@@ -127,6 +127,11 @@ def test_raw_does_hold_the_pii_the_simulators_wrote(built):
             assert found > 0, system
 
 
+# views of the last minutes move with the clock: built here but empty on these past days
+# (test_mashups_realtime_now fills and checks them)
+NOW_VIEWS = {"mashup_recent_events"}
+
+
 def test_every_mart_is_built_and_every_rejection_has_a_reason(built):
     with psycopg.connect(built) as conn:
         marts = conn.execute(
@@ -135,9 +140,11 @@ def test_every_mart_is_built_and_every_rejection_has_a_reason(built):
         empty = [
             t
             for (t,) in marts
-            if not conn.execute(f"select exists (select from marts.{t})").fetchone()[0]
+            if t not in NOW_VIEWS
+            and not conn.execute(f"select exists (select from marts.{t})").fetchone()[0]
         ]
         assert len(marts) >= 10 and empty == []
+        assert {t for (t,) in marts} >= NOW_VIEWS
         quarantined = conn.execute(
             "select table_name from information_schema.tables where table_schema = 'quarantine'"
         ).fetchall()
