@@ -30,6 +30,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_SCHEMAS = ("raw", "quarantine", "ops", "staging", "intermediate", "marts", "embed", "pii")
 
 
+def drop_schemas(url: str, *schemas: str) -> None:
+    """Drop these schemas (e.g. PROJECT_SCHEMAS and a simulated app's) if they exist."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f"drop schema if exists {schema} cascade")
+
+
 MAY_DROP = "ANALYTICS_TESTS_MAY_DROP"
 
 
@@ -125,9 +132,7 @@ def warehouse_url() -> str:
 @pytest.fixture
 def fresh_warehouse(warehouse_url):
     """Drop every project schema, so each test starts from an empty warehouse."""
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        for schema in PROJECT_SCHEMAS:
-            conn.execute(f"drop schema if exists {schema} cascade")
+    drop_schemas(warehouse_url, *PROJECT_SCHEMAS)
     return warehouse_url
 
 

@@ -6,7 +6,7 @@ import psycopg
 
 from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.simulate.mashups import MashupsSimulation, simulate_mashups
-from tests.conftest import PROJECT_SCHEMAS
+from tests.conftest import PROJECT_SCHEMAS, drop_schemas
 
 SRC = "mashups_src"  # the simulated app database: a schema of the test database
 
@@ -27,6 +27,4 @@ def land(url: str, **simulation) -> MashupsSimulation:
 
 
 def drop_project_schemas(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for schema in (*PROJECT_SCHEMAS, SRC):
-            conn.execute(f"drop schema if exists {schema} cascade")
+    drop_schemas(url, *PROJECT_SCHEMAS, SRC)

@@ -16,7 +16,7 @@ import pytest
 
 from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.simulate.everreach import FEEDBACK_EVENTS, create_tables, simulate_everreach
-from tests.conftest import PROJECT_SCHEMAS, run_dbt
+from tests.conftest import PROJECT_SCHEMAS, drop_schemas, run_dbt
 from tests.dashboards_doc import QUERIES as DASHBOARDS
 from tests.integration.test_everreach_pipeline import _reason, expected_funnel
 
@@ -48,9 +48,7 @@ HAND = [
 @pytest.fixture(scope="module")
 def db():
     url = os.environ["WAREHOUSE_URL"]
-    with psycopg.connect(url, autocommit=True) as admin:
-        for schema in (*PROJECT_SCHEMAS, SRC):
-            admin.execute(f"drop schema if exists {schema} cascade")
+    drop_schemas(url, *PROJECT_SCHEMAS, SRC)
     with psycopg.connect(url) as app:
         create_tables(app, schema=SRC)
         simulate_everreach(
@@ -89,8 +87,7 @@ def db():
     )  # cross-app: test_active_users
     with psycopg.connect(url) as conn:
         yield conn
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"drop schema if exists {SRC} cascade")
+    drop_schemas(url, SRC)
 
 
 def _frame(conn, query: str) -> pd.DataFrame:

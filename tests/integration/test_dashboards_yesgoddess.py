@@ -17,7 +17,7 @@ import pytest
 
 from dagster_project.ingest.extract_load import extract_load_system
 from dagster_project.simulate.yesgoddess import create_tables, simulate_yesgoddess
-from tests.conftest import PROJECT_SCHEMAS, run_dbt
+from tests.conftest import PROJECT_SCHEMAS, drop_schemas, run_dbt
 from tests.dashboards_doc import QUERIES as DASHBOARDS
 from tests.integration.test_yesgoddess_marts import _usable_events
 
@@ -63,9 +63,7 @@ HAND = [
 @pytest.fixture(scope="module")
 def db():
     warehouse_url = os.environ["WAREHOUSE_URL"]
-    with psycopg.connect(warehouse_url, autocommit=True) as admin:
-        for schema in (*PROJECT_SCHEMAS, SRC):
-            admin.execute(f"drop schema if exists {schema} cascade")
+    drop_schemas(warehouse_url, *PROJECT_SCHEMAS, SRC)
     with psycopg.connect(warehouse_url) as app:
         create_tables(app, schema=SRC)
         simulate_yesgoddess(
@@ -116,8 +114,7 @@ def db():
     )
     with psycopg.connect(warehouse_url) as conn:
         yield conn
-    with psycopg.connect(warehouse_url, autocommit=True) as admin:
-        admin.execute(f"drop schema if exists {SRC} cascade")
+    drop_schemas(warehouse_url, SRC)
 
 
 @pytest.fixture(scope="module")
